@@ -1,0 +1,19 @@
+// Single-precision matrix multiply on the CPU: C = alpha * op(A) * op(B) + beta * C,
+// row-major, with op(X) = X or X^T. A hand-written blocked kernel (packed panels,
+// cache blocking, AVX-512/AVX2 micro-kernel, OpenMP over tiles of C).
+#pragma once
+
+#include <cstdint>
+
+namespace nmode {
+
+enum class Trans { No, Yes };
+
+// op(A): (M, K), op(B): (K, N), C: (M, N). lda/ldb/ldc are the row strides of
+// the matrices as stored (before op). beta == 0 ignores C's prior contents
+// (NaN in C does not propagate). M, N or K may be 0.
+void sgemm(Trans trans_a, Trans trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+           const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+           int64_t ldc);
+
+}  // namespace nmode
