@@ -1,0 +1,21 @@
+// The CUDA backend of the solver (float). Host functions only: the kernels live in
+// kernels/ode_solve.cu. Calling these in a build without CUDA throws nmode::Error.
+#pragma once
+
+#include <cstdint>
+
+#include "nmode/ode.hpp"
+
+namespace nmode {
+
+// Device pointers in and out; d_y0 may be null (y0 = 0). `stream` is a
+// cudaStream_t (nullptr: the default stream). Synchronises on the stream to
+// return the statistics.
+SolveStats solve_cuda(const SolverOptions& options, int64_t n, const float* d_gamma, const float* d_y0,
+                      const SolveOutputs<float>& d_out, void* stream = nullptr);
+
+// Host pointers: copies to the device, solves, copies back.
+SolveStats solve_cuda_from_host(const SolverOptions& options, int64_t n, const float* gamma, const float* y0,
+                                const SolveOutputs<float>& out);
+
+}  // namespace nmode

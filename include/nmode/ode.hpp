@@ -1,0 +1,83 @@
+// The nmODE solver: for every element i, integrate y' = -lambda*y + sin^2(y + gamma_i)
+// from y(0) = y0_i to t_end with its own adaptive Dormand-Prince 5(4) step, and
+// optionally the sensitivities dy/dgamma, dy/dlambda, dy/dy0 (forward mode, O(n) memory).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "nmode/device.hpp"
+
+namespace nmode {
+
+enum class ElementStatus : uint8_t {
+  Converged = 0,     // reached t_end within tolerance
+  MaxSteps = 1,      // used max_steps attempts without reaching t_end: output NaN
+  NonFinite = 2,     // gamma or y0 was NaN/Inf: output NaN
+  StepTooSmall = 3,  // the step size no longer moved t: output NaN
+};
+const char* to_string(ElementStatus status);
+
+enum class InitialStep {
+  Probe,     // Hairer's probe without the 100*h0 cap (default; ~3.4 steps at lambda=3, t=1, tol 1e-3)
+  Textbook,  // Hairer's heuristic with the cap (the first step is 1e-4 when y0 = 0)
+};
+
+struct SolverOptions {
+  double lambda = 3.0;  // any finite value; negative lambda gives the unstable "P-nmODE"
+  double t_end = 1.0;   // >= 0
+  double rtol = 1e-3;   // > 0
+  double atol = 1e-3;   // >= 0
+  int32_t max_steps = 1000;  // attempts (accepted + rejected) per element, >= 1
+  InitialStep initial_step = InitialStep::Probe;
+
+  // Throws InvalidArgument naming the option and its value.
+  void validate() const;
+};
+
+// Output buffers, each (n) or nullptr when not wanted. Sensitivities are computed
+// when any of the three is requested; y is bitwise the same either way.
+template <class T>
+struct SolveOutputs {
+  T* y = nullptr;            // y(t_end); required
+  T* dy_dgamma = nullptr;    // dy(t_end)/dgamma
+  T* dy_dlambda = nullptr;   // dy(t_end)/dlambda
+  T* dy_dy0 = nullptr;       // dy(t_end)/dy0
+  ElementStatus* status = nullptr;
+  int32_t* accepted_steps = nullptr;  // accepted steps per element
+
+  bool wants_sensitivities() const { return dy_dgamma || dy_dlambda || dy_dy0; }
+};
+
+struct SolveStats {
+  int64_t elements = 0;
+  int64_t accepted_steps = 0;   // summed over elements
+  int64_t rejected_steps = 0;   // summed over elements
+  int64_t max_accepted = 0;     // most accepted steps of one element
+  int64_t max_attempts = 0;     // most attempts (accepted + rejected) of one element
+  int64_t converged = 0;
+  int64_t hit_max_steps = 0;
+  int64_t non_finite = 0;
+  int64_t step_too_small = 0;
+
+  int64_t failed() const { return hit_max_steps + non_finite + step_too_small; }
+  double mean_accepted() const { return elements ? double(accepted_steps) / double(elements) : 0.0; }
+  // Right-hand-side evaluations spent: 6 per attempt (FSAL) plus 2 per started element.
+  int64_t rhs_evaluations() const;
+  void merge(const SolveStats& other);
+  std::string summary() const;  // one line for logs
+};
+
+// CPU backend (OpenMP over blocks, SIMD across the elements of a block).
+// gamma, y0: (n) host arrays; y0 == nullptr means y0 = 0.
+template <class T>
+SolveStats solve_cpu(const SolverOptions& options, int64_t n, const T* gamma, const T* y0,
+                     const SolveOutputs<T>& out);
+
+// Host arrays in and out; Device::Cuda copies to the GPU and back (float only).
+// Device::Auto takes the GPU when one is present.
+template <class T>
+SolveStats solve(const SolverOptions& options, int64_t n, const T* gamma, const T* y0,
+                 const SolveOutputs<T>& out, Device device = Device::Cpu);
+
+}  // namespace nmode

@@ -1,0 +1,53 @@
+// A small seeded generator (SplitMix64) whose streams are identical on every
+// platform, unlike std::shuffle and std:: distributions, whose results are
+// implementation-defined. Used for shuffles, splits and weight initialisation.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+namespace nmode {
+
+struct SplitMix64 {
+  uint64_t state;
+
+  explicit SplitMix64(uint64_t seed) : state(seed) {}
+
+  // Vigna's splitmix64.c (https://prng.di.unimi.it/splitmix64.c).
+  uint64_t next_u64() {
+    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+
+  // Uniform in [0, bound) without modulo bias: rejects the low values that would
+  // make some residues more likely. Returns 0 when bound is 0.
+  uint64_t next_below(uint64_t bound) {
+    if (bound == 0) return 0;
+    const uint64_t threshold = (0 - bound) % bound;  // = 2^64 mod bound
+    for (;;) {
+      const uint64_t r = next_u64();
+      if (r >= threshold) return r % bound;
+    }
+  }
+
+  // Uniform in [0, 1): the top 53 bits scaled by 2^-53, so every value is exact.
+  double next_uniform01() { return static_cast<double>(next_u64() >> 11) * 0x1.0p-53; }
+
+  // Standard normal by Box–Muller (cosine branch only, so each call consumes
+  // exactly two draws). Bit-identical wherever std::log/std::cos are.
+  double next_normal() {
+    const double u1 = 1.0 - next_uniform01();  // in (0, 1], so log(u1) is finite
+    const double u2 = next_uniform01();
+    return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586476925 * u2);
+  }
+};
+
+// A seed for an independent stream (e.g. one per epoch) derived from a base seed.
+inline uint64_t derive_seed(uint64_t seed, uint64_t stream) {
+  SplitMix64 g(seed ^ (stream * 0xd1b54a32d192ed03ULL));
+  return g.next_u64();
+}
+
+}  // namespace nmode

@@ -1,0 +1,27 @@
+// NMODE_CUDA_CHECK: throw nmode::CudaError with file:line, the call and the
+// runtime's message when a CUDA call fails. Kernel-side code never throws.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <string>
+
+#include "nmode/error.hpp"
+
+namespace nmode::detail {
+[[noreturn]] inline void throw_cuda_error(cudaError_t status, const char* call, const char* file, int line) {
+  throw CudaError(std::string(file) + ":" + std::to_string(line) + ": " + call + " failed: " +
+                  cudaGetErrorString(status));
+}
+template <class T>
+constexpr T ceil_div(T a, T b) {
+  return (a + b - 1) / b;
+}
+}  // namespace nmode::detail
+
+#define NMODE_CUDA_CHECK(call)                                                            \
+  do {                                                                                    \
+    const cudaError_t nmode_status_ = (call);                                             \
+    if (nmode_status_ != cudaSuccess)                                                     \
+      ::nmode::detail::throw_cuda_error(nmode_status_, #call, __FILE__, __LINE__);        \
+  } while (0)

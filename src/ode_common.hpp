@@ -1,0 +1,39 @@
+// Pieces of the solver front end shared by the CPU and CUDA backends: argument
+// checks, the translation of options to per-element parameters, statistics.
+#pragma once
+
+#include <cstdint>
+
+#include "nmode/detail/element_solver.hpp"
+#include "nmode/ode.hpp"
+
+namespace nmode {
+
+// Validates options and buffers; throws InvalidArgument.
+template <class T>
+void check_solve_arguments(const SolverOptions& options, int64_t n, const T* gamma,
+                           const SolveOutputs<T>& out);
+
+template <class T>
+detail::ElementParams<T> element_params(const SolverOptions& options) {
+  return {static_cast<T>(options.lambda), static_cast<T>(options.t_end), static_cast<T>(options.rtol),
+          static_cast<T>(options.atol), options.max_steps,
+          options.initial_step == InitialStep::Textbook ? detail::InitialStepRule::Textbook
+                                                        : detail::InitialStepRule::Probe};
+}
+
+inline void record_element(SolveStats& s, int32_t status, int64_t accepted, int64_t rejected) {
+  s.elements += 1;
+  s.accepted_steps += accepted;
+  s.rejected_steps += rejected;
+  if (accepted > s.max_accepted) s.max_accepted = accepted;
+  if (accepted + rejected > s.max_attempts) s.max_attempts = accepted + rejected;
+  switch (status) {
+    case detail::kConverged: s.converged += 1; break;
+    case detail::kMaxSteps: s.hit_max_steps += 1; break;
+    case detail::kNonFinite: s.non_finite += 1; break;
+    default: s.step_too_small += 1; break;
+  }
+}
+
+}  // namespace nmode

@@ -1,0 +1,183 @@
+// CPU backend of the solver: OpenMP hands out chunks of elements; inside a chunk,
+// blocks of kLanes elements advance one DP5(4) attempt at a time in SIMD lanes,
+// lanes that have finished are masked until the whole block is done.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "nmode/detail/element_solver.hpp"
+#include "nmode/ode.hpp"
+#include "ode_common.hpp"
+
+namespace nmode {
+namespace {
+
+using detail::ElementParams;
+using detail::ElementSolver;
+
+// 512-bit vectors hold 16 floats or 8 doubles; two vectors per block gives the
+// core independent work to hide FMA latency.
+template <class T> constexpr int kLanes = 128 / int(sizeof(T));
+// Elements per OpenMP work item: large enough to amortise scheduling, small
+// enough to balance elements with very different step counts.
+constexpr int64_t kChunk = 1024;
+
+template <class T, class State>
+void write_lane(const ElementSolver<T, State>& e, int64_t i, const SolveOutputs<T>& out);
+
+template <class T>
+void write_lane(const ElementSolver<T, detail::ValueState<T>>& e, int64_t i, const SolveOutputs<T>& out) {
+  const bool ok = e.status == detail::kConverged;
+  out.y[i] = ok ? e.y.y : std::numeric_limits<T>::quiet_NaN();
+}
+
+template <class T>
+void write_lane(const ElementSolver<T, detail::SensState<T>>& e, int64_t i, const SolveOutputs<T>& out) {
+  const bool ok = e.status == detail::kConverged;
+  const T nan = std::numeric_limits<T>::quiet_NaN();
+  out.y[i] = ok ? e.y.y : nan;
+  if (out.dy_dgamma) out.dy_dgamma[i] = ok ? e.y.s : nan;
+  if (out.dy_dlambda) out.dy_dlambda[i] = ok ? e.y.q : nan;
+  if (out.dy_dy0) out.dy_dy0[i] = ok ? e.y.r : nan;
+}
+
+// Lanes of a block stored as structure-of-arrays: the vectoriser needs
+// unit-stride loads of plain scalars (it gives up on arrays of structs).
+template <class T, int W>
+struct LaneBlock {
+  T gamma[W], t[W], h[W];
+  T y[4][W], k1[4][W];  // state components (y, s, q, r); ValueState uses [0]
+  int32_t accepted[W], rejected[W], after_rejection[W], done[W], status[W];
+};
+
+template <class T, int W>
+inline void load_state(detail::ValueState<T>& v, const T (&a)[4][W], int l) { v.y = a[0][l]; }
+template <class T, int W>
+inline void store_state(const detail::ValueState<T>& v, T (&a)[4][W], int l) { a[0][l] = v.y; }
+template <class T, int W>
+inline void load_state(detail::SensState<T>& v, const T (&a)[4][W], int l) {
+  v.y = a[0][l];
+  v.s = a[1][l];
+  v.q = a[2][l];
+  v.r = a[3][l];
+}
+template <class T, int W>
+inline void store_state(const detail::SensState<T>& v, T (&a)[4][W], int l) {
+  a[0][l] = v.y;
+  a[1][l] = v.s;
+  a[2][l] = v.q;
+  a[3][l] = v.r;
+}
+
+template <class T, class State, int W>
+inline ElementSolver<T, State> load_lane(const LaneBlock<T, W>& b, int l, T lambda) {
+  ElementSolver<T, State> e;
+  e.f = detail::NmodeRhs<T>{b.gamma[l], lambda};
+  load_state(e.y, b.y, l);
+  load_state(e.k1, b.k1, l);
+  e.t = b.t[l];
+  e.h = b.h[l];
+  e.accepted = b.accepted[l];
+  e.rejected = b.rejected[l];
+  e.after_rejection = b.after_rejection[l] != 0;
+  e.done = b.done[l] != 0;
+  e.status = b.status[l];
+  return e;
+}
+
+template <class T, class State, int W>
+inline void store_lane(const ElementSolver<T, State>& e, LaneBlock<T, W>& b, int l) {
+  b.gamma[l] = e.f.gamma;
+  store_state(e.y, b.y, l);
+  store_state(e.k1, b.k1, l);
+  b.t[l] = e.t;
+  b.h[l] = e.h;
+  b.accepted[l] = e.accepted;
+  b.rejected[l] = e.rejected;
+  b.after_rejection[l] = e.after_rejection ? 1 : 0;
+  b.done[l] = e.done ? 1 : 0;
+  b.status[l] = e.status;
+}
+
+template <class T, class State>
+void solve_range(const ElementParams<T>& p, int64_t begin, int64_t end, const T* gamma, const T* y0,
+                 const SolveOutputs<T>& out, SolveStats& stats) {
+  constexpr int W = kLanes<T>;
+  LaneBlock<T, W> b;
+  for (int64_t base = begin; base < end; base += W) {
+    // A partial block pads with gamma = 0 lanes that start finished, so every
+    // element runs through the same vector code: results do not depend on where
+    // an element sits in the batch.
+#pragma GCC ivdep
+    for (int l = 0; l < W; ++l) {
+      const int64_t i = base + l;
+      const bool real = i < end;
+      const double g = real ? static_cast<double>(gamma[i]) : 0.0;
+      const T start = (real && y0) ? y0[i] : T(0);
+      ElementSolver<T, State> e;
+      detail::element_begin(e, g, start, p);
+      e.done = e.done || !real;
+      store_lane(e, b, l);
+    }
+    for (;;) {
+      int32_t active = 0;
+      for (int l = 0; l < W; ++l) active |= 1 - b.done[l];
+      if (!active) break;
+      // GCC ivdep rather than omp simd: omp simd privatises the local solver
+      // struct into per-lane arrays before it can be split into scalars, which
+      // defeats vectorisation. This file is also built with -fno-thread-jumps
+      // (CMakeLists.txt): jump threading turns the branch-free selects of
+      // element_attempt back into branches that the vectoriser cannot handle.
+#pragma GCC ivdep
+      for (int l = 0; l < W; ++l) {
+        ElementSolver<T, State> e = load_lane<T, State>(b, l, p.lambda);
+        detail::element_attempt(e, p);
+        store_lane(e, b, l);
+      }
+    }
+    const int count = static_cast<int>(std::min<int64_t>(W, end - base));
+    for (int l = 0; l < count; ++l) {
+      const ElementSolver<T, State> e = load_lane<T, State>(b, l, p.lambda);
+      write_lane(e, base + l, out);
+      if (out.status) out.status[base + l] = static_cast<ElementStatus>(e.status);
+      if (out.accepted_steps) out.accepted_steps[base + l] = e.accepted;
+      record_element(stats, e.status, e.accepted, e.rejected);
+    }
+  }
+}
+
+template <class T, class State>
+SolveStats solve_all(const ElementParams<T>& p, int64_t n, const T* gamma, const T* y0,
+                     const SolveOutputs<T>& out) {
+  SolveStats total;
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+#pragma omp parallel if (chunks > 1)
+  {
+    SolveStats local;
+#pragma omp for schedule(dynamic, 1) nowait
+    for (int64_t c = 0; c < chunks; ++c) {
+      solve_range<T, State>(p, c * kChunk, std::min(n, (c + 1) * kChunk), gamma, y0, out, local);
+    }
+#pragma omp critical(nmode_solve_stats)
+    total.merge(local);
+  }
+  return total;
+}
+
+}  // namespace
+
+template <class T>
+SolveStats solve_cpu(const SolverOptions& options, int64_t n, const T* gamma, const T* y0,
+                     const SolveOutputs<T>& out) {
+  check_solve_arguments(options, n, gamma, out);
+  const ElementParams<T> p = element_params<T>(options);
+  if (out.wants_sensitivities()) return solve_all<T, detail::SensState<T>>(p, n, gamma, y0, out);
+  return solve_all<T, detail::ValueState<T>>(p, n, gamma, y0, out);
+}
+
+template SolveStats solve_cpu<float>(const SolverOptions&, int64_t, const float*, const float*,
+                                     const SolveOutputs<float>&);
+template SolveStats solve_cpu<double>(const SolverOptions&, int64_t, const double*, const double*,
+                                      const SolveOutputs<double>&);
+
+}  // namespace nmode

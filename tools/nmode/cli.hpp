@@ -1,0 +1,38 @@
+// Shared pieces of the nmode command-line tool: subcommand registration, common
+// options (--device, --threads, --json) and output helpers.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+#include "nmode/device.hpp"
+
+namespace nmode::cli {
+
+// Each subcommand file defines one of these; main() calls them all.
+void register_solve(CLI::App& app);
+void register_bench_solver(CLI::App& app);
+void register_info(CLI::App& app);
+
+// Options that many subcommands share.
+struct CommonOptions {
+  std::string device = "auto";
+  int threads = 0;  // 0: OpenMP's default
+  bool json = false;
+};
+void add_common_options(CLI::App& sub, CommonOptions& o, bool with_device = true);
+
+// Applies --threads and resolves --device; prints the one-line CPU fallback
+// notice for --device auto on stderr.
+Device apply_common_options(const CommonOptions& o);
+
+int openmp_threads();
+// True when stdout is a terminal (progress bars are drawn only then).
+bool stdout_is_terminal();
+// Full-precision number for human-readable tables.
+std::string format_number(double v, int precision = 17);
+void print_json(const nlohmann::json& j);
+
+}  // namespace nmode::cli

@@ -1,0 +1,57 @@
+// Common option handling and output helpers for the nmode subcommands.
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "cli.hpp"
+#include "nmode/error.hpp"
+
+namespace nmode::cli {
+
+void add_common_options(CLI::App& sub, CommonOptions& o, bool with_device) {
+  if (with_device)
+    sub.add_option("--device", o.device, "Where to compute: cpu, cuda or auto (GPU when one is usable)")
+        ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
+        ->capture_default_str();
+  sub.add_option("--threads", o.threads, "CPU threads (0: all cores / OMP_NUM_THREADS)")
+      ->check(CLI::Range(0, 4096))
+      ->capture_default_str();
+  sub.add_flag("--json", o.json, "Print machine-readable JSON instead of a table");
+}
+
+Device apply_common_options(const CommonOptions& o) {
+#ifdef _OPENMP
+  if (o.threads > 0) omp_set_num_threads(o.threads);
+#endif
+  std::string notice;
+  const Device d = resolve_device(parse_device(o.device), &notice);
+  if (!notice.empty()) std::cerr << "nmode: " << notice << "\n";
+  return d;
+}
+
+int openmp_threads() {
+#ifdef _OPENMP
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+bool stdout_is_terminal() { return isatty(STDOUT_FILENO) != 0; }
+
+std::string format_number(double v, int precision) {
+  std::ostringstream s;
+  s.precision(precision);
+  s << v;
+  return s.str();
+}
+
+void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << std::endl; }
+
+}  // namespace nmode::cli

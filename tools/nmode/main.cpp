@@ -1,0 +1,34 @@
+// nmode: train, attack, certify and benchmark nmODE networks from the command line.
+// Exit codes: 0 success, 2 usage error, 1 runtime error (with a one-line reason).
+#include <iostream>
+
+#include "cli.hpp"
+#include "nmode/error.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"nmode: fast, trainable and provably robust nmODE networks"};
+  app.set_version_flag("--version", NMODE_VERSION);
+  app.require_subcommand(1);
+  nmode::cli::register_solve(app);
+  nmode::cli::register_bench_solver(app);
+  nmode::cli::register_info(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  } catch (const nmode::InvalidArgument& e) {
+    std::cerr << "nmode: error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "nmode: error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
