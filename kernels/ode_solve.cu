@@ -52,7 +52,16 @@ __device__ inline void write_outputs(const detail::ElementSolver<float, detail::
   out.y[i] = ok ? e.y.y : CUDART_NAN_F;
   if (out.dy_dgamma) out.dy_dgamma[i] = ok ? e.y.s : CUDART_NAN_F;
   if (out.dy_dlambda) out.dy_dlambda[i] = ok ? e.y.q : CUDART_NAN_F;
-  if (out.dy_dy0) out.dy_dy0[i] = ok ? e.y.r : CUDART_NAN_F;
+}
+
+template <>
+__device__ inline void write_outputs(const detail::ElementSolver<float, detail::SensY0State<float>>& e, int64_t i,
+                                     const SolveOutputs<float>& out) {
+  const bool ok = e.status == detail::kConverged;
+  out.y[i] = ok ? e.y.y : CUDART_NAN_F;
+  if (out.dy_dgamma) out.dy_dgamma[i] = ok ? e.y.s : CUDART_NAN_F;
+  if (out.dy_dlambda) out.dy_dlambda[i] = ok ? e.y.q : CUDART_NAN_F;
+  out.dy_dy0[i] = ok ? e.y.r : CUDART_NAN_F;
 }
 
 // gamma, y0 (nullable): (n); outputs: (n); stats: (kStatSlots), zeroed by the caller.
@@ -116,7 +125,9 @@ SolveStats solve_cuda(const SolverOptions& options, int64_t n, const float* d_ga
   DeviceBuffer<unsigned long long> d_stats(kStatSlots);
   NMODE_CUDA_CHECK(cudaMemsetAsync(d_stats.data(), 0, kStatSlots * sizeof(unsigned long long), stream));
   const detail::ElementParams<float> p = element_params<float>(options);
-  if (d_out.wants_sensitivities())
+  if (d_out.dy_dy0)
+    launch_solve<detail::SensY0State<float>>(p, n, d_gamma, d_y0, d_out, d_stats.data(), stream);
+  else if (d_out.wants_sensitivities())
     launch_solve<detail::SensState<float>>(p, n, d_gamma, d_y0, d_out, d_stats.data(), stream);
   else
     launch_solve<detail::ValueState<float>>(p, n, d_gamma, d_y0, d_out, d_stats.data(), stream);

@@ -15,6 +15,7 @@ namespace nmode::cli {
 void register_solve(CLI::App& app);
 void register_bench_solver(CLI::App& app);
 void register_info(CLI::App& app);
+void register_demo(CLI::App& app);
 
 // Options that many subcommands share.
 struct CommonOptions {

@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   nmode::cli::register_solve(app);
   nmode::cli::register_bench_solver(app);
   nmode::cli::register_info(app);
+  nmode::cli::register_demo(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -88,7 +88,7 @@ NMODE_HD inline T initial_step(const Rhs& f, T t0, const State& y0, const State&
   const T sc = atol + rtol * abs_of(primary(y0));
   const T d0 = abs_of(primary(y0)) / sc;
   const T d1 = abs_of(primary(f0)) / sc;
-  const T h0 = (d0 < T(1e-5) || d1 < T(1e-5)) ? T(1e-6) : T(0.01) * d0 / d1;
+  const T h0 = ((d0 < T(1e-5)) | (d1 < T(1e-5))) ? T(1e-6) : T(0.01) * d0 / d1;
   const State f1 = f(t0 + h0, y0 + h0 * f0);
   const T d2 = abs_of(primary(f1) - primary(f0)) / sc / h0;
   const T dmax = max_of(d1, d2);

@@ -61,6 +61,9 @@ template <class T> NMODE_HD inline ValueState<T> select(bool c, const ValueState
   return {c ? a.y : b.y};
 }
 template <class T> NMODE_HD inline SensState<T> select(bool c, const SensState<T>& a, const SensState<T>& b) {
+  return {c ? a.y : b.y, c ? a.s : b.s, c ? a.q : b.q};
+}
+template <class T> NMODE_HD inline SensY0State<T> select(bool c, const SensY0State<T>& a, const SensY0State<T>& b) {
   return {c ? a.y : b.y, c ? a.s : b.s, c ? a.q : b.q, c ? a.r : b.r};
 }
 

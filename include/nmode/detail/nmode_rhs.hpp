@@ -13,10 +13,15 @@ template <class T>
 struct ValueState {
   T y;
 };
-// y with s = dy/dgamma, q = dy/dlambda and r = dy/dy0, integrated with the same
-// stages and steps as y, so they are the exact derivatives of the discrete map.
+// y with s = dy/dgamma and q = dy/dlambda, integrated with the same stages and
+// steps as y, so they are the exact derivatives of the discrete map (training).
 template <class T>
 struct SensState {
+  T y, s, q;
+};
+// SensState plus r = dy/dy0, for callers that also vary the initial value.
+template <class T>
+struct SensY0State {
   T y, s, q, r;
 };
 
@@ -27,22 +32,30 @@ template <class T> NMODE_HD inline ValueState<T> operator*(T c, const ValueState
 template <class T> NMODE_HD inline T primary(const ValueState<T>& a) { return a.y; }
 
 template <class T> NMODE_HD inline SensState<T> operator+(const SensState<T>& a, const SensState<T>& b) {
-  return {a.y + b.y, a.s + b.s, a.q + b.q, a.r + b.r};
+  return {a.y + b.y, a.s + b.s, a.q + b.q};
 }
 template <class T> NMODE_HD inline SensState<T> operator*(T c, const SensState<T>& a) {
-  return {c * a.y, c * a.s, c * a.q, c * a.r};
+  return {c * a.y, c * a.s, c * a.q};
 }
 template <class T> NMODE_HD inline T primary(const SensState<T>& a) { return a.y; }
 
-// Initial states: y(0) = y0, s(0) = q(0) = 0, r(0) = 1.
-template <class State, class T> NMODE_HD inline State initial_state(T y0);
-template <> NMODE_HD inline ValueState<float> initial_state<ValueState<float>, float>(float y0) { return {y0}; }
-template <> NMODE_HD inline ValueState<double> initial_state<ValueState<double>, double>(double y0) { return {y0}; }
-template <> NMODE_HD inline SensState<float> initial_state<SensState<float>, float>(float y0) {
-  return {y0, 0.0f, 0.0f, 1.0f};
+template <class T> NMODE_HD inline SensY0State<T> operator+(const SensY0State<T>& a, const SensY0State<T>& b) {
+  return {a.y + b.y, a.s + b.s, a.q + b.q, a.r + b.r};
 }
-template <> NMODE_HD inline SensState<double> initial_state<SensState<double>, double>(double y0) {
-  return {y0, 0.0, 0.0, 1.0};
+template <class T> NMODE_HD inline SensY0State<T> operator*(T c, const SensY0State<T>& a) {
+  return {c * a.y, c * a.s, c * a.q, c * a.r};
+}
+template <class T> NMODE_HD inline T primary(const SensY0State<T>& a) { return a.y; }
+
+// Initial states: y(0) = y0, s(0) = q(0) = 0, r(0) = 1.
+template <class T> NMODE_HD inline void set_initial(ValueState<T>& v, T y0) { v = {y0}; }
+template <class T> NMODE_HD inline void set_initial(SensState<T>& v, T y0) { v = {y0, T(0), T(0)}; }
+template <class T> NMODE_HD inline void set_initial(SensY0State<T>& v, T y0) { v = {y0, T(0), T(0), T(1)}; }
+template <class State, class T>
+NMODE_HD inline State initial_state(T y0) {
+  State v;
+  set_initial(v, y0);
+  return v;
 }
 
 // gamma is expected reduced modulo pi (see reduce_mod_pi); the solution is exactly
@@ -64,8 +77,14 @@ struct NmodeRhs {
     const T jac = -lambda + sin2u;  // df/dy
     return {-lambda * v.y + T(0.5) * (T(1) - cos2u),  // same expression as ValueState: bitwise-equal y
             jac * v.s + sin2u,                        // df/dgamma = sin 2u
-            jac * v.q - v.y,                          // df/dlambda = -y
-            jac * v.r};
+            jac * v.q - v.y};                         // df/dlambda = -y
+  }
+
+  NMODE_HD SensY0State<T> operator()(T t, const SensY0State<T>& v) const {
+    const SensState<T> k = (*this)(t, SensState<T>{v.y, v.s, v.q});
+    T sin2u, cos2u;  // recomputed: this variant is for tests and tools, not the hot path
+    solver_sincos(T(2) * (v.y + gamma), sin2u, cos2u);
+    return {k.y, k.s, k.q, (-lambda + sin2u) * v.r};
   }
 };
 

@@ -1,0 +1,193 @@
+// Solver throughput (elements/s) on gamma ~ N(0, 2^2), lambda = 3, next to its
+// floor: a plain vectorised loop that evaluates the right-hand side as many times
+// as the solver did, the arithmetic no solver can avoid. Each solver benchmark
+// reports floor_ratio = solver rate / floor rate, measured in the same process.
+// GPU benchmarks (CUDA events) register only when a GPU is usable.
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <chrono>
+#include <type_traits>
+#include <cmath>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "nmode/cuda_solver.hpp"
+#include "nmode/detail/nmode_rhs.hpp"
+#include "nmode/device.hpp"
+#include "nmode/device_buffer.hpp"
+#include "nmode/ode.hpp"
+#include "nmode/random.hpp"
+
+#if defined(NMODE_HAS_CUDA)
+#include <cuda_runtime.h>
+#endif
+
+namespace {
+
+using nmode::SolveOutputs;
+using nmode::SolverOptions;
+using nmode::SolveStats;
+
+template <class T>
+std::vector<T> random_gamma(int64_t n) {
+  nmode::SplitMix64 rng(42);
+  std::vector<T> g(static_cast<size_t>(n));
+  for (auto& v : g) v = static_cast<T>(2.0 * rng.next_normal());
+  return g;
+}
+
+void set_threads(int threads) {
+#ifdef _OPENMP
+  omp_set_num_threads(threads);
+#else
+  (void)threads;
+#endif
+}
+
+// The floor: `evals` right-hand-side evaluations per element, vectorised across
+// the elements of a block, with a dependency chain so none can be skipped.
+template <class T, class State>
+double floor_seconds(const std::vector<T>& gamma, int evals, std::vector<T>& sink) {
+  constexpr int W = 64;
+  constexpr bool sens = std::is_same_v<State, nmode::detail::SensState<T>>;
+  const int64_t n = int64_t(gamma.size());
+  const auto t0 = std::chrono::steady_clock::now();
+#pragma omp parallel for schedule(static)
+  for (int64_t base = 0; base < n; base += W) {
+    T g[W] = {}, y[W] = {}, sv[W] = {}, qv[W] = {};
+    const int64_t count = std::min<int64_t>(W, n - base);
+    for (int64_t l = 0; l < count; ++l) g[l] = gamma[size_t(base + l)];
+    for (int e = 0; e < evals; ++e) {
+#pragma GCC ivdep
+      for (int l = 0; l < W; ++l) {
+        const nmode::detail::NmodeRhs<T> f{g[l], T(3)};
+        if constexpr (sens) {
+          const nmode::detail::SensState<T> k = f(T(0), nmode::detail::SensState<T>{y[l], sv[l], qv[l]});
+          y[l] += T(1e-3) * k.y;
+          sv[l] += T(1e-3) * k.s;
+          qv[l] += T(1e-3) * k.q;
+        } else {
+          y[l] += T(1e-3) * f(T(0), nmode::detail::ValueState<T>{y[l]}).y;
+        }
+      }
+    }
+    for (int64_t l = 0; l < count; ++l) sink[size_t(base + l)] = y[l] + sv[l] + qv[l];
+  }
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Times the solver and its floor alternately in each iteration, so both see the
+// same machine state; floor_ratio = solver rate / floor rate.
+template <class T>
+void BM_SolverVsFloor(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  const double t_end = double(state.range(1)) / 100.0;
+  const bool sens = state.range(2) != 0;
+  const int threads = int(state.range(3));
+  set_threads(threads);
+  const std::vector<T> gamma = random_gamma<T>(n);
+  std::vector<T> y(gamma.size()), s(sens ? gamma.size() : 0), q(sens ? gamma.size() : 0), sink(gamma.size());
+  SolveOutputs<T> out;
+  out.y = y.data();
+  if (sens) {
+    out.dy_dgamma = s.data();
+    out.dy_dlambda = q.data();
+  }
+  SolverOptions o;
+  o.t_end = t_end;
+  SolveStats stats = nmode::solve_cpu<T>(o, n, gamma.data(), nullptr, out);  // warm-up
+  const int evals = int(std::lround(double(stats.rhs_evaluations()) / double(n)));
+  double solver_total = 0, floor_total = 0;
+  for (auto _ : state) {
+    const auto t0 = std::chrono::steady_clock::now();
+    stats = nmode::solve_cpu<T>(o, n, gamma.data(), nullptr, out);
+    solver_total += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    floor_total += sens ? floor_seconds<T, nmode::detail::SensState<T>>(gamma, evals, sink)
+                        : floor_seconds<T, nmode::detail::ValueState<T>>(gamma, evals, sink);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::DoNotOptimize(sink.data());
+  }
+  const double iters = double(state.iterations());
+  state.counters["solver_elements_per_s"] = double(n) * iters / solver_total;
+  state.counters["floor_elements_per_s"] = double(n) * iters / floor_total;
+  state.counters["floor_ratio"] = floor_total / solver_total;  // = solver rate / floor rate
+  state.counters["steps"] = stats.mean_accepted();
+  state.counters["rhs_per_element"] = evals;
+  state.SetLabel(std::string(sizeof(T) == 4 ? "float" : "double") + (sens ? " sens" : " value") +
+                 " threads=" + std::to_string(threads));
+}
+
+void size_sweep(benchmark::internal::Benchmark* b) {
+  for (int p = 10; p <= 22; p += 2) b->Args({int64_t(1) << p, 100, 1, 2});
+}
+
+void config_sweep(benchmark::internal::Benchmark* b) {
+  for (int64_t t : {5, 100, 500})
+    for (int64_t sens : {0, 1})
+      for (int64_t threads : {1, 2}) b->Args({256 * 2048, t, sens, threads});
+}
+
+#if defined(NMODE_HAS_CUDA)
+void BM_SolverCuda(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  const bool sens = state.range(2) != 0;
+  SolverOptions o;
+  o.t_end = double(state.range(1)) / 100.0;
+  const std::vector<float> gamma = random_gamma<float>(n);
+  nmode::DeviceBuffer<float> d_gamma(gamma.size()), d_y(gamma.size()), d_s(gamma.size()), d_q(gamma.size());
+  d_gamma.copy_from_host(gamma.data(), gamma.size());
+  SolveOutputs<float> out;
+  out.y = d_y.data();
+  if (sens) {
+    out.dy_dgamma = d_s.data();
+    out.dy_dlambda = d_q.data();
+  }
+  SolveStats stats = nmode::solve_cuda(o, n, d_gamma.data(), nullptr, out);  // warm-up
+  cudaEvent_t start, stop;
+  cudaEventCreate(&start);
+  cudaEventCreate(&stop);
+  for (auto _ : state) {
+    cudaEventRecord(start);
+    stats = nmode::solve_cuda(o, n, d_gamma.data(), nullptr, out);
+    cudaEventRecord(stop);
+    cudaEventSynchronize(stop);
+    float ms = 0;
+    cudaEventElapsedTime(&ms, start, stop);
+    state.SetIterationTime(ms / 1e3);
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  state.SetItemsProcessed(state.iterations() * n);
+  state.counters["steps"] = stats.mean_accepted();
+  state.SetLabel(nmode::cuda_device_name() + (sens ? " sens" : " value"));
+}
+#endif
+
+}  // namespace
+
+BENCHMARK_TEMPLATE(BM_SolverVsFloor, float)->Apply(size_sweep)->Apply(config_sweep)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_SolverVsFloor, double)->Apply(config_sweep)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+int main(int argc, char** argv) {
+#if defined(NMODE_HAS_CUDA)
+  std::string reason;
+  if (nmode::cuda_available(&reason)) {
+    auto* b = benchmark::RegisterBenchmark("BM_SolverCuda", BM_SolverCuda);
+    for (int p = 10; p <= 22; p += 2) b->Args({int64_t(1) << p, 100, 1, 0});
+    for (int64_t t : {5, 100, 500})
+      for (int64_t sens : {0, 1}) b->Args({256 * 2048, t, sens, 0});
+    b->UseManualTime()->Unit(benchmark::kMillisecond);
+    benchmark::AddCustomContext("gpu", nmode::cuda_device_name());
+  } else {
+    benchmark::AddCustomContext("gpu", "none: " + reason);
+  }
+#endif
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
