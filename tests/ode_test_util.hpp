@@ -19,9 +19,15 @@ struct Solved {
   SolveStats stats;
 };
 
+// Keeps T deduced from gamma alone, so y0 may be passed as nullptr.
+template <class T>
+struct NoDeduce {
+  using type = T;
+};
+
 template <class T>
 Solved<T> solve_vector(const SolverOptions& o, const std::vector<T>& gamma, bool sensitivities,
-                       const std::vector<T>* y0 = nullptr, Device device = Device::Cpu) {
+                       const typename NoDeduce<std::vector<T>>::type* y0 = nullptr, Device device = Device::Cpu) {
   Solved<T> r;
   const size_t n = gamma.size();
   r.y.assign(n, T(-7));
