@@ -1,0 +1,86 @@
+// Machinery shared by the attack implementations: per-example random streams,
+// argument checks, and the two model oracles that gather the active examples of
+// a batch, call the Classifier on them only, and scatter the results back.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "nmode/attack.hpp"
+#include "nmode/random.hpp"
+
+// Parallel loop over the examples of a batch when the elementwise work (count
+// entries) pays for waking the threads. Each example's arithmetic is sequential,
+// so the result does not depend on the thread count.
+#define NMODE_ATTACK_PRAGMA(x) _Pragma(#x)
+#if defined(_OPENMP)
+#define NMODE_ATTACK_PARALLEL_FOR(count) \
+  NMODE_ATTACK_PRAGMA(omp parallel for schedule(static) if((count) >= nmode::attack_impl::kParallelMinWork))
+#else
+#define NMODE_ATTACK_PARALLEL_FOR(count)
+#endif
+
+namespace nmode::attack_impl {
+
+constexpr int64_t kParallelMinWork = 16384;
+
+// Stream identifiers, so that two attacks with the same seed draw independently.
+enum StreamId : uint64_t { kStreamPgd = 1, kStreamApgd = 2, kStreamSquare = 3 };
+
+// The random stream of one example: keyed by (seed, attack, global example
+// index, restart), never by batch position, so results do not depend on batching.
+inline SplitMix64 example_stream(uint64_t seed, StreamId attack, int64_t example_id, int restart) {
+  uint64_t h = derive_seed(seed, attack);
+  h = derive_seed(h, static_cast<uint64_t>(example_id));
+  h = derive_seed(h, static_cast<uint64_t>(restart));
+  return SplitMix64(h);
+}
+
+// Checks config (validate()), model dimensions and inputs: x in [0,1], y in range.
+void check_attack_inputs(const Classifier& model, const float* x, const int32_t* y, int64_t n,
+                         const AttackConfig& config);
+
+// An AttackResult of n examples of dimension d with x_adv = x and zeroed flags.
+AttackResult make_result(const float* x, int64_t n, int64_t d);
+
+// Global example id of local example i.
+inline int64_t example_id(const int64_t* ids, int64_t i) { return ids ? ids[i] : i; }
+
+// Loss value and input gradient of the active examples of a batch.
+class GradientOracle {
+ public:
+  GradientOracle(Classifier& model, AttackLoss loss, int64_t capacity);
+
+  // For each j in active: evaluates the model at pts row j (pts: (nb, d)) and
+  // writes loss[j], grad row j (grad: (nb, d)) and correct[j]. Non-finite logits
+  // or gradient entries are replaced by zero and set nonfinite[j] = 1; the loss
+  // is then NaN. Rows not in active are left untouched.
+  void evaluate(const float* pts, const int32_t* y, const std::vector<int64_t>& active, double* loss,
+                float* grad, uint8_t* correct, uint8_t* nonfinite);
+
+ private:
+  Classifier& model_;
+  AttackLoss loss_;
+  int64_t d_, k_;
+  std::vector<float> xs_, logits_, dlogits_, dx_;
+  std::vector<double> zd_, dzd_;
+};
+
+// Logits-only evaluation of the active examples (no gradient kept).
+class LogitOracle {
+ public:
+  LogitOracle(Classifier& model, int64_t capacity);
+
+  // For each j in active: margin[j] (may be null) and correct[j] at pts row j;
+  // nonfinite[j] = 1 and margin NaN when a logit is not finite.
+  void evaluate(const float* pts, const int32_t* y, const std::vector<int64_t>& active, double* margin,
+                uint8_t* correct, uint8_t* nonfinite);
+
+ private:
+  Classifier& model_;
+  int64_t d_, k_;
+  std::vector<float> xs_, logits_;
+  std::vector<double> zd_;
+};
+
+}  // namespace nmode::attack_impl
