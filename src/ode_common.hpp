@@ -19,7 +19,8 @@ detail::ElementParams<T> element_params(const SolverOptions& options) {
   return {static_cast<T>(options.lambda), static_cast<T>(options.t_end), static_cast<T>(options.rtol),
           static_cast<T>(options.atol), options.max_steps,
           options.initial_step == InitialStep::Textbook ? detail::InitialStepRule::Textbook
-                                                        : detail::InitialStepRule::Probe};
+                                                        : detail::InitialStepRule::Probe,
+          detail::stable_step_limit(static_cast<T>(options.lambda))};
 }
 
 inline void record_element(SolveStats& s, int32_t status, int64_t accepted, int64_t rejected) {

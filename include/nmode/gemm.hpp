@@ -16,4 +16,8 @@ void sgemm(Trans trans_a, Trans trans_b, int64_t M, int64_t N, int64_t K, float 
            const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
            int64_t ldc);
 
+// The micro-kernel this build uses, e.g. "avx512-12x32" (ISA and register tile
+// rows x columns of C), so benchmarks can report what they measured.
+const char* sgemm_kernel_name();
+
 }  // namespace nmode

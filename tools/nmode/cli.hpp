@@ -16,12 +16,18 @@ void register_solve(CLI::App& app);
 void register_bench_solver(CLI::App& app);
 void register_info(CLI::App& app);
 void register_demo(CLI::App& app);
+void register_train(CLI::App& app);
+void register_eval(CLI::App& app);
+void register_attack(CLI::App& app);
+void register_perturb(CLI::App& app);
+void register_certify(CLI::App& app);
 
 // Options that many subcommands share.
 struct CommonOptions {
   std::string device = "auto";
   int threads = 0;  // 0: OpenMP's default
   bool json = false;
+  bool has_device = false;  // whether the subcommand offers --device
 };
 void add_common_options(CLI::App& sub, CommonOptions& o, bool with_device = true);
 
@@ -35,5 +41,7 @@ bool stdout_is_terminal();
 // Full-precision number for human-readable tables.
 std::string format_number(double v, int precision = 17);
 void print_json(const nlohmann::json& j);
+// "Linear(784 -> 2048) -> NmOde(...) -> Linear(2048 -> 10)" from Sequential::describe().
+std::string model_summary(const std::string& describe);
 
 }  // namespace nmode::cli

@@ -15,6 +15,7 @@
 namespace nmode::cli {
 
 void add_common_options(CLI::App& sub, CommonOptions& o, bool with_device) {
+  o.has_device = with_device;
   if (with_device)
     sub.add_option("--device", o.device, "Where to compute: cpu, cuda or auto (GPU when one is usable)")
         ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
@@ -29,6 +30,7 @@ Device apply_common_options(const CommonOptions& o) {
 #ifdef _OPENMP
   if (o.threads > 0) omp_set_num_threads(o.threads);
 #endif
+  if (!o.has_device) return Device::Cpu;
   std::string notice;
   const Device d = resolve_device(parse_device(o.device), &notice);
   if (!notice.empty()) std::cerr << "nmode: " << notice << "\n";
@@ -53,5 +55,15 @@ std::string format_number(double v, int precision) {
 }
 
 void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << std::endl; }
+
+std::string model_summary(const std::string& describe) {
+  std::istringstream lines(describe);
+  std::string line, out;
+  while (std::getline(lines, line)) {
+    const size_t colon = line.find(": ");
+    out += (out.empty() ? "" : " -> ") + (colon == std::string::npos ? line : line.substr(colon + 2));
+  }
+  return out;
+}
 
 }  // namespace nmode::cli

@@ -9,10 +9,15 @@ int main(int argc, char** argv) {
   CLI::App app{"nmode: fast, trainable and provably robust nmODE networks"};
   app.set_version_flag("--version", NMODE_VERSION);
   app.require_subcommand(1);
+  nmode::cli::register_train(app);
+  nmode::cli::register_eval(app);
+  nmode::cli::register_attack(app);
+  nmode::cli::register_perturb(app);
+  nmode::cli::register_certify(app);
   nmode::cli::register_solve(app);
   nmode::cli::register_bench_solver(app);
-  nmode::cli::register_info(app);
   nmode::cli::register_demo(app);
+  nmode::cli::register_info(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -26,7 +26,19 @@ struct ElementParams {
   T lambda, t_end, rtol, atol;
   int32_t max_steps;  // attempts, accepted + rejected
   InitialStepRule rule;
+  // Largest step: DP5's real stability interval is about [-3.3, 0] and the
+  // sensitivities obey s' = J s + ... with J = -lambda + sin 2u in
+  // [-|lambda| - 1, -lambda + 1]. Where y ~ 0 (gamma ~ k pi) y's error estimate
+  // is tiny and lets h grow far past 3.3/|J|: y survives, but s and q would blow
+  // up. The cap applies with and without sensitivities, so y stays bitwise equal.
+  T h_max;
 };
+
+// h_max for a given lambda (see ElementParams::h_max).
+template <class T>
+NMODE_HD inline T stable_step_limit(T lambda) {
+  return T(3.3) / (abs_of(lambda) + T(1));
+}
 
 template <class T, class State>
 struct ElementSolver {
@@ -48,7 +60,7 @@ NMODE_HD inline void element_begin(ElementSolver<T, State>& e, double gamma, T y
   e.y = initial_state<State>(finite ? y0 : T(0));
   e.t = T(0);
   e.k1 = e.f(T(0), e.y);
-  e.h = initial_step(e.f, T(0), e.y, e.k1, p.t_end, p.rtol, p.atol, p.rule);
+  e.h = min_of(initial_step(e.f, T(0), e.y, e.k1, p.t_end, p.rtol, p.atol, p.rule), p.h_max);
   e.accepted = 0;
   e.rejected = 0;
   e.after_rejection = false;
@@ -89,7 +101,7 @@ NMODE_HD inline void element_attempt(ElementSolver<T, State>& e, const ElementPa
   e.y = select(accept, y_new, e.y);
   e.k1 = select(accept, k7, e.k1);
   e.t = accept ? (last ? p.t_end : e.t + h) : e.t;  // land exactly on t_end, never past it
-  e.h = attempted ? h * factor : e.h;
+  e.h = attempted ? min_of(h * factor, p.h_max) : e.h;
   e.accepted += accept ? 1 : 0;
   e.rejected += reject ? 1 : 0;
   e.after_rejection = attempted ? reject : e.after_rejection;

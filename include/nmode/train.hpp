@@ -1,0 +1,104 @@
+// Training and evaluation loops for Sequential models on image datasets, and the
+// checkpoint glue: a checkpoint holds the parameters, the model spec, the training
+// options and the optimizer state, so training resumes exactly where it stopped.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nmode/attack.hpp"
+#include "nmode/dataset.hpp"
+#include "nmode/model.hpp"
+#include "nmode/ode.hpp"
+#include "nmode/optim.hpp"
+
+namespace nmode {
+
+// Adversarial training (baselines): PGD-AT (Madry) trains on PGD examples;
+// TRADES adds beta * KL(f(x) || f(x_adv)) to the clean loss.
+enum class AdversarialTraining { None, Pgd, Trades };
+
+struct TrainOptions {
+  int epochs = 10;
+  int64_t batch = 256;
+  uint64_t seed = 0;
+  AdamOptions adam;
+  double clip = 0.0;            // nmODE+: clamp the nmODE input weights to [-clip, clip] (0: off)
+  double stable_penalty = 0.0;  // nmODE+: eta * max_i sum_j |w_ij| added to the loss (0: off)
+  AdversarialTraining adversarial = AdversarialTraining::None;
+  double adv_eps = 0.1;         // L-inf radius of the training attack
+  int adv_steps = 10;           // PGD steps of the training attack
+  double trades_beta = 6.0;
+
+  void validate() const;  // InvalidArgument naming the option
+};
+
+struct EpochStats {
+  int epoch = 0;  // 1-based
+  int64_t examples = 0;
+  double mean_loss = 0.0;
+  double accuracy = 0.0;  // on the training batches as seen (before each update)
+  double seconds = 0.0;
+  SolveStats solver;  // accumulated over the epoch's forward passes
+};
+
+// Called after every batch: examples done, total, running loss and accuracy.
+using ProgressFn = std::function<void(int64_t done, int64_t total, double loss, double accuracy)>;
+
+class Trainer {
+ public:
+  // A fresh model from `spec` (initialised with options.seed).
+  Trainer(const ModelSpec& spec, const TrainOptions& options);
+  // Resumes from a checkpoint written by save(): same parameters, optimizer state
+  // and epoch count; the data order of later epochs is the same as uninterrupted.
+  static std::unique_ptr<Trainer> resume(const std::string& checkpoint_path);
+
+  EpochStats train_epoch(const Dataset& train, const ProgressFn& progress = {});
+  void save(const std::string& path) const;  // atomic (temporary file + rename)
+
+  Sequential& model() { return *model_; }
+  const ModelSpec& spec() const { return spec_; }
+  const TrainOptions& options() const { return options_; }
+  TrainOptions& mutable_options() { return options_; }
+  int epochs_done() const { return epochs_done_; }
+
+ private:
+  Trainer(const ModelSpec& spec, const TrainOptions& options, std::unique_ptr<Sequential> model);
+  void adversarial_batch(const Tensor& x, const std::vector<int32_t>& y, Tensor& x_adv);
+
+  ModelSpec spec_;
+  TrainOptions options_;
+  std::unique_ptr<Sequential> model_;
+  Adam adam_;
+  int epochs_done_ = 0;
+  // Reused across batches: no allocation in the steady state.
+  Tensor x_, x_adv_, logits_, dlogits_, logits_adv_, dlogits_adv_;
+  std::vector<int32_t> y_;
+};
+
+struct EvalReport {
+  int64_t examples = 0;
+  int64_t correct = 0;
+  double mean_loss = 0.0;
+  std::vector<int64_t> class_total, class_correct;
+  SolveStats solver;
+  double seconds = 0.0;
+  double accuracy() const { return examples ? double(correct) / double(examples) : 0.0; }
+};
+
+EvalReport evaluate(Sequential& model, const Dataset& data, int64_t batch = 256, const ProgressFn& progress = {});
+
+// Loads a model saved by Trainer::save (or save_model); `spec` receives its spec.
+std::unique_ptr<Sequential> load_model(const std::string& path, ModelSpec* spec = nullptr);
+void save_model(const std::string& path, Sequential& model, const ModelSpec& spec);
+
+// Sums the solver statistics of the model's nmODE layers from their last forward.
+SolveStats last_solver_stats(Sequential& model);
+
+const char* to_string(AdversarialTraining a);
+AdversarialTraining parse_adversarial_training(const std::string& name);  // none | pgd | trades
+
+}  // namespace nmode

@@ -1,0 +1,131 @@
+// `nmode attack`: robust accuracy of a checkpoint under FGSM, PGD, APGD or Square
+// for a list of radii, following the evaluation protocol of docs (attacks.md §1).
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+
+#include "cli.hpp"
+#include "nmode/attack.hpp"
+#include "nmode/dataset.hpp"
+#include "nmode/error.hpp"
+#include "nmode/train.hpp"
+#include "progress.hpp"
+
+namespace nmode::cli {
+namespace {
+
+struct AttackArgs {
+  std::string model, dataset = "mnist", data_dir, norm = "linf", loss = "ce";
+  std::vector<std::string> attacks{"pgd"};
+  std::vector<double> eps;
+  int steps = 0, restarts = 1, queries = 5000;
+  double step_size = 0;
+  int64_t n = 1000, batch = 256;
+  uint64_t seed = 0;
+  bool no_random_start = false, ensemble = false;
+  CommonOptions common;
+};
+
+AttackKind parse_kind(const std::string& s) {
+  if (s == "fgsm") return AttackKind::FGSM;
+  if (s == "pgd") return AttackKind::PGD;
+  if (s == "apgd") return AttackKind::APGD;
+  if (s == "square") return AttackKind::Square;
+  throw InvalidArgument("unknown attack '" + s + "' (fgsm, pgd, apgd, square)");
+}
+
+AttackConfig make_config(const AttackArgs& a, const std::string& kind, double eps) {
+  AttackConfig c;
+  c.kind = parse_kind(kind);
+  c.norm = a.norm == "l2" ? Norm::L2 : Norm::Linf;
+  c.eps = eps;
+  if (a.steps > 0) c.steps = a.steps;
+  if (a.step_size > 0) c.step_size = a.step_size;
+  c.restarts = a.restarts;
+  c.random_start = !a.no_random_start;
+  c.loss = a.loss == "dlr" ? AttackLoss::DLR : AttackLoss::CE;
+  c.n_queries = a.queries;
+  c.seed = a.seed;
+  c.batch = a.batch;
+  c.validate();
+  return c;
+}
+
+void run(const AttackArgs& a) {
+  apply_common_options(a.common);
+  if (a.eps.empty()) throw InvalidArgument("--eps needs at least one radius");
+  ModelSpec spec;
+  auto model = load_model(a.model, &spec);
+  Dataset data = load_dataset(a.dataset, Split::Test, resolve_data_dir(a.data_dir));
+  if (data.images.dim(1) != model->input_dim())
+    throw InvalidArgument("the model expects " + std::to_string(model->input_dim()) + " inputs but " + a.dataset +
+                          " images have " + std::to_string(data.images.dim(1)));
+  if (a.n > data.size())
+    throw InvalidArgument("--n " + std::to_string(a.n) + " exceeds the " + std::to_string(data.size()) + " test images");
+  data = take_first(data, a.n);
+  nlohmann::json rows = nlohmann::json::array();
+  if (!a.common.json)
+    std::printf("%s, %s test images 0..%lld, solver rtol %g atol %g\n%-8s %-5s %-8s %-9s %-9s %-8s %-9s %s\n",
+                model_summary(model->describe()).c_str(), a.dataset.c_str(), (long long)a.n - 1, spec.rtol, spec.atol, "attack",
+                "norm", "eps", "clean", "robust", "numfail", "zerograd", "seconds");
+  for (double eps : a.eps) {
+    std::vector<AttackConfig> configs;
+    for (const std::string& kind : a.attacks) configs.push_back(make_config(a, kind, eps));
+    std::vector<std::vector<AttackConfig>> runs;
+    if (a.ensemble) runs.push_back(configs);
+    else
+      for (const AttackConfig& c : configs) runs.push_back({c});
+    for (auto& run_configs : runs) {
+      ProgressBar bar(run_configs.size() > 1 ? "ensemble" : a.attacks[0], "img");
+      for (AttackConfig& c : run_configs) c.progress = [&bar](int64_t done, int64_t total) { bar.update(done, total); };
+      const auto t0 = std::chrono::steady_clock::now();
+      const RobustReport r = run_configs.size() > 1
+                                 ? evaluate_ensemble(*model, data.images.data(), data.labels.data(), a.n, run_configs)
+                                 : evaluate_robustness(*model, data.images.data(), data.labels.data(), a.n, run_configs[0]);
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      bar.finish();
+      std::string name;
+      for (const AttackConfig& c : run_configs) name += (name.empty() ? "" : "+") + std::string(to_string(c.kind));
+      rows.push_back({{"attack", name}, {"norm", a.norm}, {"eps", eps}, {"n", r.n_total},
+                      {"clean_accuracy", r.clean_accuracy}, {"robust_accuracy", r.robust_accuracy},
+                      {"numerical_failures", r.numerical_failures}, {"zero_grad_starts", r.zero_grad_starts},
+                      {"queries", r.queries}, {"configs", r.attacks}, {"seconds", seconds},
+                      {"seed", a.seed}, {"rtol", spec.rtol}, {"atol", spec.atol}});
+      if (!a.common.json) {
+        std::printf("%-8s %-5s %-8g %-9.4f %-9.4f %-8lld %-9lld %.1f\n", name.c_str(), a.norm.c_str(), eps,
+                    r.clean_accuracy, r.robust_accuracy, (long long)r.numerical_failures,
+                    (long long)r.zero_grad_starts, seconds);
+        std::fflush(stdout);
+      }
+    }
+  }
+  if (a.common.json) print_json({{"model", a.model}, {"dataset", a.dataset}, {"results", rows}});
+}
+
+}  // namespace
+
+void register_attack(CLI::App& app) {
+  auto a = std::make_shared<AttackArgs>();
+  CLI::App* sub = app.add_subcommand("attack", "Robust accuracy under FGSM, PGD, APGD or Square Attack");
+  sub->add_option("--model", a->model, "Checkpoint (.safetensors)")->required()->check(CLI::ExistingFile);
+  sub->add_option("--dataset", a->dataset, "mnist or fashion")->check(CLI::IsMember({"mnist", "fashion"}))->capture_default_str();
+  sub->add_option("--data-dir", a->data_dir, "Dataset folder (default: $NMODE_DATA, else data/)");
+  sub->add_option("--attack", a->attacks, "One or more of fgsm, pgd, apgd, square")
+      ->check(CLI::IsMember({"fgsm", "pgd", "apgd", "square"}))->expected(1, -1)->capture_default_str();
+  sub->add_option("--norm", a->norm, "linf or l2 (fgsm and square: linf only)")->check(CLI::IsMember({"linf", "l2"}))->capture_default_str();
+  sub->add_option("--eps", a->eps, "One or more radii")->required()->expected(1, -1)->check(CLI::NonNegativeNumber);
+  sub->add_option("--steps", a->steps, "Iterations (PGD default 40, APGD 100)")->check(CLI::Range(1, 1000000));
+  sub->add_option("--step-size", a->step_size, "PGD step (default 2.5*eps/steps)")->check(CLI::PositiveNumber);
+  sub->add_option("--restarts", a->restarts, "Random restarts")->check(CLI::Range(1, 1000))->capture_default_str();
+  sub->add_option("--queries", a->queries, "Square Attack query budget")->check(CLI::Range(1, 10000000))->capture_default_str();
+  sub->add_option("--loss", a->loss, "ce or dlr (PGD, APGD)")->check(CLI::IsMember({"ce", "dlr"}))->capture_default_str();
+  sub->add_flag("--no-random-start", a->no_random_start, "PGD without random start");
+  sub->add_flag("--ensemble", a->ensemble, "Run the listed attacks in sequence; a point is robust only if it survives all");
+  sub->add_option("--n", a->n, "Attack the first N test images")->check(CLI::Range(int64_t(1), int64_t(1) << 40))->capture_default_str();
+  sub->add_option("--batch", a->batch, "Batch size")->check(CLI::Range(int64_t(1), int64_t(1) << 20))->capture_default_str();
+  sub->add_option("--seed", a->seed, "Seed of the random starts")->capture_default_str();
+  add_common_options(*sub, a->common, false);  // the CPU backend runs whole models
+  sub->callback([a] { run(*a); });
+}
+
+}  // namespace nmode::cli

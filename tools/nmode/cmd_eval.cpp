@@ -1,0 +1,63 @@
+// `nmode eval`: clean accuracy, per-class accuracy and solver statistics of a
+// checkpoint on a dataset split.
+#include <cstdio>
+#include <iostream>
+
+#include "cli.hpp"
+#include "nmode/dataset.hpp"
+#include "nmode/train.hpp"
+#include "progress.hpp"
+
+namespace nmode::cli {
+namespace {
+
+struct EvalArgs {
+  std::string model, dataset = "mnist", data_dir, split = "test";
+  int64_t limit = 0, batch = 512;
+  CommonOptions common;
+};
+
+void run(const EvalArgs& a) {
+  apply_common_options(a.common);
+  ModelSpec spec;
+  auto model = load_model(a.model, &spec);
+  Dataset data = load_dataset(a.dataset, a.split == "train" ? Split::Train : Split::Test, resolve_data_dir(a.data_dir));
+  if (a.limit > 0) data = take_first(data, a.limit);
+  ProgressBar bar("eval", "img");
+  const EvalReport r = evaluate(*model, data, a.batch, [&](int64_t done, int64_t total, double, double) { bar.update(done, total); });
+  bar.finish();
+  std::vector<double> per_class;
+  for (size_t c = 0; c < r.class_total.size(); ++c)
+    per_class.push_back(r.class_total[c] ? double(r.class_correct[c]) / double(r.class_total[c]) : 0.0);
+  if (a.common.json) {
+    print_json({{"model", a.model}, {"dataset", a.dataset}, {"split", a.split}, {"examples", r.examples},
+                {"accuracy", r.accuracy()}, {"loss", r.mean_loss}, {"per_class_accuracy", per_class},
+                {"solver", {{"mean_steps", r.solver.mean_accepted()}, {"max_steps", r.solver.max_accepted},
+                            {"rejected", r.solver.rejected_steps}, {"failed", r.solver.failed()}}},
+                {"seconds", r.seconds}});
+    return;
+  }
+  std::printf("%s on %s/%s (%lld images): accuracy %.4f, loss %.4f, %.1f s\n", model_summary(model->describe()).c_str(),
+              a.dataset.c_str(), a.split.c_str(), (long long)r.examples, r.accuracy(), r.mean_loss, r.seconds);
+  std::printf("per class:");
+  for (size_t c = 0; c < per_class.size(); ++c) std::printf(" %zu:%.4f", c, per_class[c]);
+  std::printf("\n");
+  if (r.solver.elements > 0) std::printf("solver: %s\n", r.solver.summary().c_str());
+}
+
+}  // namespace
+
+void register_eval(CLI::App& app) {
+  auto a = std::make_shared<EvalArgs>();
+  CLI::App* sub = app.add_subcommand("eval", "Clean accuracy of a checkpoint");
+  sub->add_option("--model", a->model, "Checkpoint (.safetensors)")->required()->check(CLI::ExistingFile);
+  sub->add_option("--dataset", a->dataset, "mnist or fashion")->check(CLI::IsMember({"mnist", "fashion"}))->capture_default_str();
+  sub->add_option("--data-dir", a->data_dir, "Dataset folder (default: $NMODE_DATA, else data/)");
+  sub->add_option("--split", a->split, "test or train")->check(CLI::IsMember({"test", "train"}))->capture_default_str();
+  sub->add_option("--limit", a->limit, "Evaluate the first N images only (0: all)")->check(CLI::Range(int64_t(0), int64_t(1) << 40));
+  sub->add_option("--batch", a->batch, "Batch size")->check(CLI::Range(int64_t(1), int64_t(1) << 20))->capture_default_str();
+  add_common_options(*sub, a->common, false);  // the CPU backend runs whole models
+  sub->callback([a] { run(*a); });
+}
+
+}  // namespace nmode::cli

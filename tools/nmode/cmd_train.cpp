@@ -1,0 +1,120 @@
+// `nmode train`: train an nmODE (or baseline MLP) classifier on MNIST or
+// Fashion-MNIST, writing an atomic checkpoint after every epoch.
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "cli.hpp"
+#include "nmode/dataset.hpp"
+#include "nmode/error.hpp"
+#include "nmode/train.hpp"
+#include "progress.hpp"
+
+namespace nmode::cli {
+namespace {
+
+struct TrainArgs {
+  std::string dataset = "mnist", data_dir, out, resume, adversarial = "none";
+  ModelSpec spec;
+  TrainOptions train;
+  bool decoupled = false, no_test = false;
+  int64_t limit = 0;
+  CommonOptions common;
+};
+
+nlohmann::json epoch_json(const EpochStats& e, double test_acc) {
+  nlohmann::json j = {{"epoch", e.epoch},          {"loss", e.mean_loss},
+                      {"train_accuracy", e.accuracy}, {"seconds", e.seconds},
+                      {"mean_steps", e.solver.mean_accepted()}, {"max_steps", e.solver.max_accepted}};
+  if (test_acc >= 0) j["test_accuracy"] = test_acc;
+  return j;
+}
+
+void run(TrainArgs& a) {
+  apply_common_options(a.common);
+  // Fail now rather than after the first epoch.
+  const std::filesystem::path parent = std::filesystem::path(a.out).parent_path();
+  if (!parent.empty() && !std::filesystem::is_directory(parent))
+    throw InvalidArgument("--out: folder '" + parent.string() + "' does not exist");
+  std::unique_ptr<Trainer> trainer;
+  if (!a.resume.empty()) {
+    trainer = Trainer::resume(a.resume);
+    trainer->mutable_options().epochs = a.train.epochs;
+    std::cout << "resumed " << a.resume << " after epoch " << trainer->epochs_done() << "\n";
+  } else {
+    a.spec.validate();
+    a.train.adam.decay_mode = a.decoupled ? WeightDecay::Decoupled : WeightDecay::L2;
+    a.train.adversarial = parse_adversarial_training(a.adversarial);
+    a.train.validate();
+    trainer = std::make_unique<Trainer>(a.spec, a.train);
+  }
+  const std::string dir = resolve_data_dir(a.data_dir);
+  Dataset train = load_dataset(a.dataset, Split::Train, dir);
+  if (a.limit > 0) train = take_first(train, a.limit);
+  Dataset test;
+  if (!a.no_test) test = load_dataset(a.dataset, Split::Test, dir);
+  if (!a.common.json)
+    std::cout << model_summary(trainer->model().describe()) << " on " << a.dataset << " (" << train.size()
+              << " training images), batch " << trainer->options().batch << ", " << openmp_threads() << " threads\n";
+  nlohmann::json epochs = nlohmann::json::array();
+  while (trainer->epochs_done() < trainer->options().epochs) {
+    ProgressBar bar("epoch " + std::to_string(trainer->epochs_done() + 1), "img");
+    const EpochStats e = trainer->train_epoch(train, [&](int64_t done, int64_t total, double loss, double acc) {
+      char extra[64];
+      std::snprintf(extra, sizeof extra, "loss %.4f acc %.4f", loss, acc);
+      bar.update(done, total, extra);
+    });
+    bar.finish();
+    trainer->save(a.out);
+    double test_acc = -1;
+    if (!a.no_test) test_acc = evaluate(trainer->model(), test, 512).accuracy();
+    if (a.common.json) {
+      epochs.push_back(epoch_json(e, test_acc));
+    } else {
+      std::printf("epoch %d: loss %.4f, train acc %.4f, %s%.1f s (%.0f img/s), %.2f steps/element -> %s\n", e.epoch,
+                  e.mean_loss, e.accuracy,
+                  test_acc >= 0 ? ("test acc " + format_number(test_acc, 4) + ", ").c_str() : "", e.seconds,
+                  double(e.examples) / e.seconds, e.solver.mean_accepted(), a.out.c_str());
+      std::fflush(stdout);
+    }
+  }
+  if (a.common.json) print_json({{"checkpoint", a.out}, {"epochs", epochs}});
+}
+
+}  // namespace
+
+void register_train(CLI::App& app) {
+  auto a = std::make_shared<TrainArgs>();
+  CLI::App* sub = app.add_subcommand("train", "Train a classifier; writes a safetensors checkpoint after every epoch");
+  sub->add_option("--dataset", a->dataset, "mnist or fashion")->check(CLI::IsMember({"mnist", "fashion"}))->capture_default_str();
+  sub->add_option("--data-dir", a->data_dir, "Dataset folder (default: $NMODE_DATA, else data/)");
+  sub->add_option("--out", a->out, "Checkpoint to write (.safetensors)")->required();
+  sub->add_option("--resume", a->resume, "Continue training from this checkpoint (its settings win)")->check(CLI::ExistingFile);
+  sub->add_option("--epochs", a->train.epochs, "Total epochs (a resumed run continues up to this number)")
+      ->check(CLI::Range(0, 100000))->capture_default_str();
+  sub->add_option("--batch", a->train.batch, "Batch size")->check(CLI::Range(int64_t(1), int64_t(1) << 20))->capture_default_str();
+  sub->add_option("--lr", a->train.adam.lr, "Adam learning rate")->capture_default_str();
+  sub->add_option("--weight-decay", a->train.adam.weight_decay, "Weight decay (L2 in the gradient, as Adam's wd)")->capture_default_str();
+  sub->add_flag("--decoupled", a->decoupled, "Decoupled weight decay (AdamW) instead of L2");
+  sub->add_option("--model", a->spec.kind, "nmode, mlp-relu or mlp-tanh")->check(CLI::IsMember({"nmode", "mlp-relu", "mlp-tanh"}))->capture_default_str();
+  sub->add_option("--hidden", a->spec.hidden, "Hidden width")->check(CLI::Range(int64_t(1), int64_t(1) << 20))->capture_default_str();
+  sub->add_option("--lambda", a->spec.lambda, "nmODE decay rate lambda")->capture_default_str();
+  sub->add_option("--t-end", a->spec.t_end, "nmODE integration time")->capture_default_str();
+  sub->add_option("--rtol", a->spec.rtol, "Solver relative tolerance")->capture_default_str();
+  sub->add_option("--atol", a->spec.atol, "Solver absolute tolerance")->capture_default_str();
+  sub->add_flag("--learn-lambda", a->spec.learn_lambda, "Make lambda a trained parameter");
+  sub->add_option("--clip", a->train.clip, "nmODE+: clip the nmODE input weights to [-C, C] after each step (0: off)")->capture_default_str();
+  sub->add_option("--stable-penalty", a->train.stable_penalty, "nmODE+: penalty eta * max_i sum_j |w_ij| (0: off)")->capture_default_str();
+  sub->add_option("--adv", a->adversarial, "Adversarial training: none, pgd (Madry) or trades")
+      ->check(CLI::IsMember({"none", "pgd", "trades"}))->capture_default_str();
+  sub->add_option("--adv-eps", a->train.adv_eps, "L-inf radius of the training attack")->capture_default_str();
+  sub->add_option("--adv-steps", a->train.adv_steps, "PGD steps of the training attack")->capture_default_str();
+  sub->add_option("--trades-beta", a->train.trades_beta, "TRADES beta")->capture_default_str();
+  sub->add_option("--limit", a->limit, "Train on the first N images only (0: all)")->check(CLI::Range(int64_t(0), int64_t(1) << 40));
+  sub->add_option("--seed", a->train.seed, "Seed (initialisation, data order, attacks)")->capture_default_str();
+  sub->add_flag("--no-test", a->no_test, "Skip the test-set accuracy after each epoch");
+  add_common_options(*sub, a->common, false);  // the CPU backend runs whole models
+  sub->callback([a] { run(*a); });
+}
+
+}  // namespace nmode::cli

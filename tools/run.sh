@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The main job: set up (packages and data), build, then show the solver at work
+# and train, evaluate and attack the reference MNIST model.
+#   tools/run.sh            the full job (a few epochs on full MNIST)
+#   tools/run.sh --quick    a reduced run that finishes in a few minutes
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+quick=0
+for arg in "$@"; do
+  case "$arg" in
+    --quick) quick=1 ;;
+    -h|--help) sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "run.sh: unknown argument '$arg' (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+tools/setup.sh --data
+cmake --preset release >/dev/null
+cmake --build --preset release
+nmode=build/release/bin/nmode
+
+echo "== nmode info"
+"$nmode" info
+echo "== one nmODE layer (256 x 2048): throughput and the stability theorem"
+"$nmode" demo
+echo "== solver throughput, with sensitivities as in training"
+"$nmode" bench-solver --sens
