@@ -101,7 +101,8 @@ NMODE_HD inline void element_attempt(ElementSolver<T, State>& e, const ElementPa
   e.y = select(accept, y_new, e.y);
   e.k1 = select(accept, k7, e.k1);
   e.t = accept ? (last ? p.t_end : e.t + h) : e.t;  // land exactly on t_end, never past it
-  e.h = attempted ? min_of(h * factor, p.h_max) : e.h;
+  const T h_next = min_of(h * factor, p.h_max);
+  e.h = attempted ? h_next : e.h;
   e.accepted += accept ? 1 : 0;
   e.rejected += reject ? 1 : 0;
   e.after_rejection = attempted ? reject : e.after_rejection;
