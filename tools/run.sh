@@ -26,3 +26,22 @@ echo "== one nmODE layer (256 x 2048): throughput and the stability theorem"
 "$nmode" demo
 echo "== solver throughput, with sensitivities as in training"
 "$nmode" bench-solver --sens
+
+model=build/release/mnist_nmode.safetensors
+if [[ $quick -eq 1 ]]; then
+  train_args=(--epochs 1 --limit 10000)
+  n=200
+else
+  train_args=(--epochs 10)
+  n=1000
+fi
+echo "== train the reference model on MNIST (784 -> 2048 nmODE(lambda=3, t_end=1) -> 10)"
+"$nmode" train --dataset mnist "${train_args[@]}" --out "$model"
+echo "== evaluate"
+"$nmode" eval --model "$model"
+echo "== attack: FGSM and PGD-40 (L-inf), first $n test images"
+"$nmode" attack --model "$model" --attack fgsm pgd --eps 0.01 0.03 0.05 --n "$n"
+echo "== certify from the stability theorem (L-inf)"
+"$nmode" certify --model "$model" --n "$n" --delta 0.001 0.003 0.01
+echo "== natural perturbations"
+"$nmode" perturb --model "$model" --n "$n" --sheet build/release/perturbations.png
