@@ -6,12 +6,11 @@
 // independent and need ~4 steps, so a warp-cooperative scheme has nothing to share.
 #include <cuda_runtime.h>
 
-#include <math_constants.h>
-
 #include <limits>
 
 #include "cuda_check.cuh"
 #include "nmode/cuda_solver.hpp"
+#include "nmode/detail/element_outputs.hpp"
 #include "nmode/detail/element_solver.hpp"
 #include "nmode/device_buffer.hpp"
 #include "../src/ode_common.hpp"
@@ -35,35 +34,6 @@ __device__ inline unsigned long long warp_max(unsigned long long v) {
   return v;
 }
 
-template <class State>
-__device__ inline void write_outputs(const detail::ElementSolver<float, State>& e, int64_t i,
-                                     const SolveOutputs<float>& out);
-
-template <>
-__device__ inline void write_outputs(const detail::ElementSolver<float, detail::ValueState<float>>& e, int64_t i,
-                                     const SolveOutputs<float>& out) {
-  out.y[i] = e.status == detail::kConverged ? e.y.y : CUDART_NAN_F;
-}
-
-template <>
-__device__ inline void write_outputs(const detail::ElementSolver<float, detail::SensState<float>>& e, int64_t i,
-                                     const SolveOutputs<float>& out) {
-  const bool ok = e.status == detail::kConverged;
-  out.y[i] = ok ? e.y.y : CUDART_NAN_F;
-  if (out.dy_dgamma) out.dy_dgamma[i] = ok ? e.y.s : CUDART_NAN_F;
-  if (out.dy_dlambda) out.dy_dlambda[i] = ok ? e.y.q : CUDART_NAN_F;
-}
-
-template <>
-__device__ inline void write_outputs(const detail::ElementSolver<float, detail::SensY0State<float>>& e, int64_t i,
-                                     const SolveOutputs<float>& out) {
-  const bool ok = e.status == detail::kConverged;
-  out.y[i] = ok ? e.y.y : CUDART_NAN_F;
-  if (out.dy_dgamma) out.dy_dgamma[i] = ok ? e.y.s : CUDART_NAN_F;
-  if (out.dy_dlambda) out.dy_dlambda[i] = ok ? e.y.q : CUDART_NAN_F;
-  out.dy_dy0[i] = ok ? e.y.r : CUDART_NAN_F;
-}
-
 // gamma, y0 (nullable): (n); outputs: (n); stats: (kStatSlots), zeroed by the caller.
 template <class State>
 __global__ void solve_kernel1(detail::ElementParams<float> p, int64_t n, const float* __restrict__ gamma,
@@ -75,9 +45,7 @@ __global__ void solve_kernel1(detail::ElementParams<float> p, int64_t n, const f
     detail::ElementSolver<float, State> e;
     detail::element_begin(e, static_cast<double>(gamma[i]), y0 ? y0[i] : 0.0f, p);
     while (!e.done) detail::element_attempt(e, p);
-    write_outputs(e, i, out);
-    if (out.status) out.status[i] = static_cast<ElementStatus>(e.status);
-    if (out.accepted_steps) out.accepted_steps[i] = e.accepted;
+    detail::write_element(e, i, out);
     const unsigned long long attempts = e.accepted + e.rejected;
     local[kElements] += 1;
     local[kAccepted] += e.accepted;

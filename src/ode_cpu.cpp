@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include "nmode/detail/element_outputs.hpp"
 #include "nmode/detail/element_solver.hpp"
 #include "nmode/ode.hpp"
 #include "ode_common.hpp"
@@ -22,34 +23,6 @@ template <class T> constexpr int kLanes = 256 / int(sizeof(T));
 // Elements per OpenMP work item: large enough to amortise scheduling, small
 // enough to balance elements with very different step counts.
 constexpr int64_t kChunk = 1024;
-
-template <class T, class State>
-void write_lane(const ElementSolver<T, State>& e, int64_t i, const SolveOutputs<T>& out);
-
-template <class T>
-void write_lane(const ElementSolver<T, detail::ValueState<T>>& e, int64_t i, const SolveOutputs<T>& out) {
-  const bool ok = e.status == detail::kConverged;
-  out.y[i] = ok ? e.y.y : std::numeric_limits<T>::quiet_NaN();
-}
-
-template <class T>
-void write_lane(const ElementSolver<T, detail::SensState<T>>& e, int64_t i, const SolveOutputs<T>& out) {
-  const bool ok = e.status == detail::kConverged;
-  const T nan = std::numeric_limits<T>::quiet_NaN();
-  out.y[i] = ok ? e.y.y : nan;
-  if (out.dy_dgamma) out.dy_dgamma[i] = ok ? e.y.s : nan;
-  if (out.dy_dlambda) out.dy_dlambda[i] = ok ? e.y.q : nan;
-}
-
-template <class T>
-void write_lane(const ElementSolver<T, detail::SensY0State<T>>& e, int64_t i, const SolveOutputs<T>& out) {
-  const bool ok = e.status == detail::kConverged;
-  const T nan = std::numeric_limits<T>::quiet_NaN();
-  out.y[i] = ok ? e.y.y : nan;
-  if (out.dy_dgamma) out.dy_dgamma[i] = ok ? e.y.s : nan;
-  if (out.dy_dlambda) out.dy_dlambda[i] = ok ? e.y.q : nan;
-  out.dy_dy0[i] = ok ? e.y.r : nan;
-}
 
 // Lanes of a block stored as structure-of-arrays: the vectoriser needs
 // unit-stride loads of plain scalars (it gives up on arrays of structs).
@@ -175,9 +148,7 @@ void solve_range(const ElementParams<T>& p, int64_t begin, int64_t end, const T*
     const int count = static_cast<int>(std::min<int64_t>(W, end - base));
     for (int l = 0; l < count; ++l) {
       const ElementSolver<T, State> e = load_lane<T, State>(b, l, p.lambda);
-      write_lane(e, base + l, out);
-      if (out.status) out.status[base + l] = static_cast<ElementStatus>(e.status);
-      if (out.accepted_steps) out.accepted_steps[base + l] = e.accepted;
+      detail::write_element(e, base + l, out);
       record_element(stats, e.status, e.accepted, e.rejected);
     }
   }

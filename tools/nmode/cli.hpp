@@ -21,6 +21,7 @@ void register_eval(CLI::App& app);
 void register_attack(CLI::App& app);
 void register_perturb(CLI::App& app);
 void register_certify(CLI::App& app);
+void register_plot(CLI::App& app);
 
 // Options that many subcommands share.
 struct CommonOptions {

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   nmode::cli::register_attack(app);
   nmode::cli::register_perturb(app);
   nmode::cli::register_certify(app);
+  nmode::cli::register_plot(app);
   nmode::cli::register_solve(app);
   nmode::cli::register_bench_solver(app);
   nmode::cli::register_demo(app);
