@@ -45,11 +45,11 @@ md_start "$md" "Ablations: integration time and width of nmODE, MNIST" "$(
 {
   echo "Integration time t̄ (width $HIDDEN):"
   echo
-  pivot_md <(csv_filter "$csv" sweep t_end) model metric accuracy "t̄"
+  pivot_md <(csv_filter "$csv" sweep t_end) value metric accuracy "t̄"
   echo
   echo "Hidden width (t̄ = $T_END):"
   echo
-  pivot_md <(csv_filter "$csv" sweep hidden) model metric accuracy "width"
+  pivot_md <(csv_filter "$csv" sweep hidden) value metric accuracy "width"
 } >>"$md"
 plot_csv <(csv_filter "$csv" sweep t_end) "$OUT_DIR/robust-vs-t-end.svg" --x value --y accuracy --group metric \
   --log-x --title "nmODE on MNIST: accuracy vs integration time (width $HIDDEN)" --xlabel "t̄ (log scale)" \
