@@ -134,6 +134,8 @@ struct GradCase {
   std::string kind;
   double lambda, t_end;
 };
+// Readable test names in CTest's listing instead of raw bytes.
+void PrintTo(const GradCase& c, std::ostream* os) { *os << c.kind << " lambda=" << c.lambda << " t_end=" << c.t_end; }
 
 class ModelGradients : public ::testing::TestWithParam<GradCase> {};
 

@@ -20,6 +20,9 @@
 #   PLUS_CLIP PLUS_PENALTY          nmODE+ weight clip and stability penalty (0.05, 1e-3)
 #   THREADS         CPU threads per nmode command (0 = all cores)
 
+# The settings and arrays set here are read by the scripts that source this file.
+# shellcheck shell=bash disable=SC2034
+
 # ---------------------------------------------------------------------------
 # Start-up
 
@@ -31,7 +34,7 @@ for _var in NMODE_BIN NMODE_DATA RESULTS_DIR; do
   if [[ -n ${!_var:-} ]]; then printf -v "$_var" '%s' "$(realpath -m -- "${!_var}")"; fi
 done
 unset _var
-cd "$REPO_ROOT"
+cd "$REPO_ROOT" || exit 1
 
 EXP_NAME=""
 QUICK=0
@@ -83,8 +86,8 @@ exp_init() {
   MODELS_DIR="$RESULTS_DIR/models"
   OUT_DIR="$RESULTS_DIR/$EXP_NAME"
   RAW_DIR="$OUT_DIR/raw"
-  # raw/ holds this run's JSON only, so the table never cites an older run.
-  rm -rf "$RAW_DIR"
+  # The folder holds this run's outputs only, so no table or plot is left from an older run.
+  rm -rf "$OUT_DIR"
   mkdir -p "$MODELS_DIR" "$RAW_DIR"
   log "$( ((QUICK)) && echo quick || echo full) run: results in $OUT_DIR, models cached in $MODELS_DIR"
 }
@@ -307,7 +310,8 @@ md_start() {
     echo
     echo "Settings:"
     echo "- mode: $mode"
-    echo "- training: $EPOCHS epoch(s) on $(((LIMIT > 0)) && echo "the first $LIMIT" || echo all) training images, Adam lr = $LR, batch $BATCH, seeds: $(join_list $SEEDS)"
+    # shellcheck disable=SC2086  # SEEDS is a space-separated list
+    echo "- training: $EPOCHS epoch(s) on $( ((LIMIT > 0)) && echo "the first $LIMIT" || echo all) training images, Adam lr = $LR, batch $BATCH, seeds: $(join_list $SEEDS)"
     echo "- evaluation: the first $N test images; attack seed $ATTACK_SEED"
     printf '%s\n' "$extra"
     echo "- numbers: accuracy in %, mean over the seeds (± sample sd when several); robust accuracy counts a clean mistake as a failure"
@@ -322,7 +326,7 @@ md_finish() {
     local configs
     configs=$(jq -r '.results[].configs[]' "$RAW_DIR"/attack-*.json | sort -u)
     printf '\nAttack configurations as run:\n\n' >>"$1"
-    sed 's/^/    /' <<<"$configs" >>"$1"
+    awk '{ print "    " $0 }' <<<"$configs" >>"$1"
   fi
   printf '\nWall time: %d s.\n' "$SECONDS" >>"$1"
   log "wrote $1"

@@ -38,7 +38,7 @@ md_start "$md" "Natural perturbations, MNIST" "$(
   comparison_settings | head -n 1
   echo "- perturbations of the test images, clamped to [0, 1]: Gaussian noise σ ∈ {$(join_list "${NOISE[@]}")} (seed $ATTACK_SEED), bilinear resize to l×l and back, l ∈ {$(join_list "${RESIZE[@]}")}, Gaussian blur with kernel k ∈ {$(join_list "${BLUR[@]}")}, brightness shift b ∈ {$(join_list "${BRIGHTNESS[@]}")}; the unperturbed level (σ = 0, l = 28, k = 1, b = 0) is the clean accuracy"
 )"
-declare -A TITLE=([noise]="Gaussian noise" [resize]="resize down and up" [blur]="Gaussian blur" [brightness]="brightness shift")
+declare -A TITLE=([noise]="Gaussian noise" [resize]="Resize down and up" [blur]="Gaussian blur" [brightness]="Brightness shift")
 declare -A LEVEL=([noise]="σ" [resize]="l (side after resizing)" [blur]="k (kernel size)" [brightness]="b")
 for kind in noise resize blur brightness; do
   {
@@ -48,7 +48,7 @@ for kind in noise resize blur brightness; do
     echo
   } >>"$md"
   plot_csv <(csv_filter "$csv" kind "$kind") "$OUT_DIR/accuracy-$kind.svg" --x level --y accuracy --group model \
-    --title "MNIST: accuracy under ${TITLE[$kind]}" --xlabel "${LEVEL[$kind]}" --ylabel "accuracy"
+    --title "MNIST, ${TITLE[$kind]}: accuracy" --xlabel "${LEVEL[$kind]}" --ylabel "accuracy"
 done
 echo "Examples: examples.png (rows: clean, then noise, resize, blur and brightness at the levels above)." >>"$md"
 md_finish "$md"
