@@ -1,7 +1,9 @@
-// NMODE_CUDA_CHECK: throw nmode::CudaError with file:line, the call and the
-// runtime's message when a CUDA call fails. Kernel-side code never throws.
+// NMODE_CUDA_CHECK / NMODE_CUBLAS_CHECK: throw nmode::CudaError with file:line,
+// the call and the runtime's (or cuBLAS's) message when a call fails. Kernel-side
+// code never throws.
 #pragma once
 
+#include <cublas_v2.h>
 #include <cuda_runtime.h>
 
 #include <string>
@@ -12,6 +14,10 @@ namespace nmode::detail {
 [[noreturn]] inline void throw_cuda_error(cudaError_t status, const char* call, const char* file, int line) {
   throw CudaError(std::string(file) + ":" + std::to_string(line) + ": " + call + " failed: " +
                   cudaGetErrorString(status));
+}
+[[noreturn]] inline void throw_cublas_error(cublasStatus_t status, const char* call, const char* file, int line) {
+  throw CudaError(std::string(file) + ":" + std::to_string(line) + ": " + call + " failed: cuBLAS status " +
+                  std::to_string(static_cast<int>(status)) + " (" + cublasGetStatusString(status) + ")");
 }
 template <class T>
 constexpr T ceil_div(T a, T b) {
@@ -24,4 +30,11 @@ constexpr T ceil_div(T a, T b) {
     const cudaError_t nmode_status_ = (call);                                             \
     if (nmode_status_ != cudaSuccess)                                                     \
       ::nmode::detail::throw_cuda_error(nmode_status_, #call, __FILE__, __LINE__);        \
+  } while (0)
+
+#define NMODE_CUBLAS_CHECK(call)                                                          \
+  do {                                                                                    \
+    const cublasStatus_t nmode_status_ = (call);                                          \
+    if (nmode_status_ != CUBLAS_STATUS_SUCCESS)                                           \
+      ::nmode::detail::throw_cublas_error(nmode_status_, #call, __FILE__, __LINE__);      \
   } while (0)

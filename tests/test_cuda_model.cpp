@@ -209,20 +209,22 @@ Hidden compute_hidden(Sequential& model, const Tensor& x, bool on_gpu) {
   return r;
 }
 
-// Counts elements with |a - b| <= slope * |dz| + abs_tol, and checks all within
-// slope * |dz| + all_tol. The GPU solver's __sincosf rounding can flip one
-// accept/reject decision, moving an element by up to the solver's error bound
-// (all_tol); otherwise the two runs take the same steps and differ by rounding.
+// Checks all elements within slope * |dz| + all_tol, and at least `min_fraction`
+// of them within slope * |dz| + typical_tol. The float solver's output is not a
+// smooth function of gamma: rounding in the error estimate flips accept/reject
+// decisions, so even a 1-ulp change of gamma moves an element by up to the
+// solver's error bound (all_tol). The GPU's z differs from the CPU's by GEMM
+// rounding, and its __sincosf rounding acts like one more such perturbation.
 void expect_solver_close(const std::string& what, const Tensor& a, const Tensor& b, const Mat& dz, double slope,
-                         double abs_tol, double all_tol) {
+                         double typical_tol, double min_fraction, double all_tol) {
   int64_t close = 0;
   for (int64_t i = 0; i < a.size(); ++i) {
     const double diff = std::abs(static_cast<double>(a[i]) - static_cast<double>(b[i]));
     const double moved = slope * dz.v[static_cast<size_t>(i)];
     ASSERT_LE(diff, moved + all_tol) << what << " element " << i << ": " << a[i] << " vs " << b[i];
-    close += diff <= moved + abs_tol;
+    close += diff <= moved + typical_tol;
   }
-  EXPECT_GE(close, a.size() - a.size() / 100) << what;
+  EXPECT_GE(static_cast<double>(close), min_fraction * static_cast<double>(a.size())) << what;
 }
 
 // The activation layer's GPU outputs against the CPU's, given their inputs z.
@@ -241,11 +243,13 @@ void expect_activation_close(Layer& act, const Hidden& gpu, const Hidden& cpu, c
     // Each backend is within 10 (atol + rtol) of the exact y and sensitivities
     // (test_ode's measured worst case is 5.3x), so twice that of each other.
     const double all_tol = 2.0 * 10.0 * (o.atol + o.rtol);
-    // Same steps: __sincosf against sin/cos rounding, ~1e-6 in y (test_ode_cuda);
-    // the sensitivities carry it through a few more operations, hence 10x.
-    expect_solver_close("nmODE y", gpu.h, cpu.h, dz, ls, 1e-5, all_tol);
-    expect_solver_close("nmODE dy/dgamma", gpu.d, cpu.d, dz, lss, 1e-4, 2 * all_tol);
-    if (!gpu.q.empty()) expect_solver_close("nmODE dy/dlambda", gpu.q, cpu.q, dz, lqs, 1e-4, 2 * all_tol);
+    // Typical: measured on the CPU solver (lambda 3, tol 1e-3), moving gamma by 1 to
+    // 32 ulp moves y by more than 1e-4 in 0.1% of elements, dy/dgamma by more than
+    // 1e-3 in 0.5%, dy/dlambda by more than 1e-3 in none; the fractions below leave
+    // room for the GPU's own rounding, and a wrong kernel misses them everywhere.
+    expect_solver_close("nmODE y", gpu.h, cpu.h, dz, ls, 1e-4, 0.99, all_tol);
+    expect_solver_close("nmODE dy/dgamma", gpu.d, cpu.d, dz, lss, 1e-3, 0.98, 2 * all_tol);
+    if (!gpu.q.empty()) expect_solver_close("nmODE dy/dlambda", gpu.q, cpu.q, dz, lqs, 1e-3, 0.99, 2 * all_tol);
   } else if (dynamic_cast<ReLU*>(&act)) {
     for (int64_t i = 0; i < count; ++i) {
       const size_t k = static_cast<size_t>(i);
@@ -258,9 +262,10 @@ void expect_activation_close(Layer& act, const Hidden& gpu, const Hidden& cpu, c
   } else if (dynamic_cast<Tanh*>(&act)) {
     for (int64_t i = 0; i < count; ++i) {
       const size_t k = static_cast<size_t>(i);
-      // tanh is 1-Lipschitz; tanhf is within 2 ulp (<= 4u relative) on each side.
+      // tanh is 1-Lipschitz; CUDA's tanhf is within 2 ulp and glibc's (or libmvec's)
+      // within 4 ulp, and an ulp is at most 2u relative.
       const double dh = std::abs(double(gpu.h[i]) - double(cpu.h[i]));
-      ASSERT_LE(dh, dz.v[k] + 8 * kUnit * (std::abs(double(cpu.h[i])) + dz.v[k])) << "Tanh element " << i;
+      ASSERT_LE(dh, dz.v[k] + 12 * kUnit * (std::abs(double(cpu.h[i])) + dz.v[k])) << "Tanh element " << i;
       // d = 1 - t^2: moves by (|t_gpu| + |t_cpu|) |dt|, plus at most 2u rounding on each side.
       const double moved = (std::abs(double(gpu.h[i])) + std::abs(double(cpu.h[i]))) * dh;
       ASSERT_LE(std::abs(double(gpu.d[i]) - double(cpu.d[i])), moved + 4 * kUnit) << "Tanh derivative element " << i;
@@ -445,7 +450,7 @@ TEST(CudaModel, SmallNmodeModelMatchesCpu) {
   // Linear parameters need the upload).
   for (Sequential* m : {cpu.get(), gpu_host.get()})
     for (const ParameterRef& p : m->parameters())
-      for (int64_t i = 0; i < p.value->size(); ++i) (*p.value)[i] += 0.05f * std::sin(static_cast<float>(i));
+      for (int64_t i = 0; i < p.value->size(); ++i) (*p.value)[i] += 0.05f * std::sin(static_cast<float>(i + 1));
   gpu.upload_parameters();
   expect_model_matches(*cpu, *gpu_host, gpu, 31, 7);
 }

@@ -67,8 +67,10 @@ TEST(CudaSolver, MatchesCpuOnAwkwardSizes) {
       const double bound = 2.0 * 10 * (o.atol + o.rtol);
       ASSERT_NEAR(gpu.y[i], cpu.y[i], bound) << "n " << n << " element " << i;
       ASSERT_NEAR(gpu.dy_dgamma[i], cpu.dy_dgamma[i], 2 * bound) << "n " << n << " element " << i;
-      // With the same steps, the only difference is sincos rounding (~1e-6).
-      close += std::abs(gpu.y[i] - cpu.y[i]) <= 1e-5f;
+      // With the same steps the only difference is sincos rounding, but the float
+      // solver is not smooth in its inputs: moving gamma by a few ulp on the CPU
+      // moves y by more than 1e-4 in ~0.1% of elements (measured), so 1e-4.
+      close += std::abs(gpu.y[i] - cpu.y[i]) <= 1e-4f;
     }
     EXPECT_GE(close, n - n / 100) << "n " << n;
     EXPECT_NEAR(gpu.stats.mean_accepted(), cpu.stats.mean_accepted(), 0.05);

@@ -1,0 +1,50 @@
+// CudaModel: a GPU copy of a Sequential built from Linear, NmOde, ReLU and Tanh
+// layers, with forward and backward on the device (cuBLAS GEMMs, the CUDA solver,
+// elementwise kernels). Host-side declarations only; kernels/cuda_model.cu holds
+// the implementation, and without the CUDA backend constructing one throws.
+#pragma once
+
+#include <memory>
+
+#include "nmode/model.hpp"
+#include "nmode/tensor.hpp"
+
+namespace nmode {
+
+// The host model stays the owner of the parameters: CudaModel keeps a reference
+// to it (which must outlive the CudaModel), reads NmOde's lambda from it at every
+// forward, and writes parameter gradients back into its grad tensors.
+class CudaModel {
+ public:
+  // Copies the Linear weights and biases to GPU 0. Throws InvalidArgument for an
+  // empty model or a layer without a CUDA implementation, and Error when no GPU is
+  // usable (or the library was built without the CUDA backend).
+  explicit CudaModel(Sequential& model);
+  ~CudaModel();  // never throws
+  CudaModel(CudaModel&& other) noexcept;
+  CudaModel& operator=(CudaModel&& other) noexcept;  // a moved-from CudaModel may only be destroyed or assigned
+  CudaModel(const CudaModel&) = delete;
+  CudaModel& operator=(const CudaModel&) = delete;
+
+  // x: (n, input_dim) host -> logits: (n, num_classes) host, resized. `training`
+  // keeps on the device what backward needs; an inference forward discards it,
+  // so backward always refers to the latest forward. Throws Error when the nmODE
+  // solver fails on any element, as the CPU layer does.
+  void forward(const Tensor& x, Tensor& logits, bool training);
+
+  // Backward for the latest forward, which must have had training = true.
+  // dlogits: (n, num_classes) host. Parameter gradients ACCUMULATE into the host
+  // model's grad tensors, like Sequential::backward; with dx non-null, dx:
+  // (n, input_dim) is written (resized).
+  void backward(const Tensor& dlogits, Tensor* dx = nullptr);
+
+  // Copies the Linear weights and biases again after the host model changed
+  // them (an optimizer step, a checkpoint load).
+  void upload_parameters();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace nmode

@@ -1,0 +1,430 @@
+// CudaModel: forward and backward of a Sequential (Linear, NmOde, ReLU, Tanh) on
+// the GPU. Linear layers run on cuBLAS; NmOde calls the CUDA solver with forward
+// sensitivities; the rest are small elementwise kernels, each with its launcher.
+// All device memory is reused across calls and grows only with the batch.
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdio>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cuda_check.cuh"
+#include "nmode/cuda_model.hpp"
+#include "nmode/cuda_solver.hpp"
+#include "nmode/device.hpp"
+#include "nmode/device_buffer.hpp"
+#include "nmode/error.hpp"
+#include "nmode/gemm.hpp"
+#include "nmode/layers.hpp"
+
+namespace nmode {
+namespace {
+
+constexpr int kThreads = 256;      // a power of two: dot_partials_kernel halves it
+constexpr int64_t kMaxBlocks = 4096;  // grid-stride loops cover the rest
+constexpr int64_t kDotBlocks = 1024;  // partial sums of the lambda gradient
+
+int grid_for(int64_t count, int64_t max_blocks) {
+  return static_cast<int>(std::min(detail::ceil_div<int64_t>(count, kThreads), max_blocks));
+}
+
+// ---- elementwise kernels, all grid-stride over `count` elements ----
+
+// y: (rows, cols) gets b: (cols) in every row.
+__global__ void broadcast_rows_kernel(int64_t rows, int64_t cols, const float* __restrict__ b,
+                                      float* __restrict__ y) {
+  const int64_t count = rows * cols, stride = int64_t(blockDim.x) * gridDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride) y[i] = b[i % cols];
+}
+
+// dy: (rows, cols) -> sums: (cols). One thread per column, summed in row order in
+// double like the CPU layer, so the result does not depend on the launch shape.
+__global__ void column_sums_kernel(int64_t rows, int64_t cols, const float* __restrict__ dy,
+                                   float* __restrict__ sums) {
+  const int64_t stride = int64_t(blockDim.x) * gridDim.x;
+  for (int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; j < cols; j += stride) {
+    double acc = 0.0;
+    for (int64_t r = 0; r < rows; ++r) acc += static_cast<double>(dy[r * cols + j]);
+    sums[j] = static_cast<float>(acc);
+  }
+}
+
+// "x < 0 ? 0 : x" rather than fmaxf so that NaN propagates, as on the CPU.
+__global__ void relu_forward_kernel(int64_t count, const float* __restrict__ x, float* __restrict__ y) {
+  const int64_t stride = int64_t(blockDim.x) * gridDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride)
+    y[i] = x[i] < 0.0f ? 0.0f : x[i];
+}
+
+// The subgradient at x = 0 is 0, as on the CPU.
+__global__ void relu_backward_kernel(int64_t count, const float* __restrict__ x, const float* __restrict__ dy,
+                                     float* __restrict__ dx) {
+  const int64_t stride = int64_t(blockDim.x) * gridDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride)
+    dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+__global__ void tanh_forward_kernel(int64_t count, const float* __restrict__ x, float* __restrict__ y) {
+  const int64_t stride = int64_t(blockDim.x) * gridDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride) y[i] = tanhf(x[i]);
+}
+
+// tanh' = 1 - tanh^2 from the kept output y.
+__global__ void tanh_backward_kernel(int64_t count, const float* __restrict__ y, const float* __restrict__ dy,
+                                     float* __restrict__ dx) {
+  const int64_t stride = int64_t(blockDim.x) * gridDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride)
+    dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+}
+
+// out = a * b elementwise (NmOde: dx = dy * dy/dgamma).
+__global__ void multiply_kernel(int64_t count, const float* __restrict__ a, const float* __restrict__ b,
+                                float* __restrict__ out) {
+  const int64_t stride = int64_t(blockDim.x) * gridDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride) out[i] = a[i] * b[i];
+}
+
+// partials: (gridDim.x) per-block sums of a * b in double (NmOde: dlambda = sum dy * q).
+// blockDim.x must be kThreads.
+__global__ void dot_partials_kernel(int64_t count, const float* __restrict__ a, const float* __restrict__ b,
+                                    double* __restrict__ partials) {
+  __shared__ double shared[kThreads];
+  const int64_t stride = int64_t(blockDim.x) * gridDim.x;
+  double acc = 0.0;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride)
+    acc += static_cast<double>(a[i]) * static_cast<double>(b[i]);
+  shared[threadIdx.x] = acc;
+  __syncthreads();
+  for (int half = kThreads / 2; half > 0; half /= 2) {
+    if (int(threadIdx.x) < half) shared[threadIdx.x] += shared[threadIdx.x + half];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) partials[blockIdx.x] = shared[0];
+}
+
+// ---- launchers: nothing to do for empty inputs, and every launch is checked ----
+
+void broadcast_rows(int64_t rows, int64_t cols, const float* b, float* y) {
+  if (rows * cols == 0) return;
+  broadcast_rows_kernel<<<grid_for(rows * cols, kMaxBlocks), kThreads>>>(rows, cols, b, y);
+  NMODE_CUDA_CHECK(cudaGetLastError());
+}
+
+void column_sums(int64_t rows, int64_t cols, const float* dy, float* sums) {
+  if (cols == 0) return;
+  column_sums_kernel<<<grid_for(cols, kMaxBlocks), kThreads>>>(rows, cols, dy, sums);
+  NMODE_CUDA_CHECK(cudaGetLastError());
+}
+
+void relu_forward(int64_t count, const float* x, float* y) {
+  if (count == 0) return;
+  relu_forward_kernel<<<grid_for(count, kMaxBlocks), kThreads>>>(count, x, y);
+  NMODE_CUDA_CHECK(cudaGetLastError());
+}
+
+void relu_backward(int64_t count, const float* x, const float* dy, float* dx) {
+  if (count == 0) return;
+  relu_backward_kernel<<<grid_for(count, kMaxBlocks), kThreads>>>(count, x, dy, dx);
+  NMODE_CUDA_CHECK(cudaGetLastError());
+}
+
+void tanh_forward(int64_t count, const float* x, float* y) {
+  if (count == 0) return;
+  tanh_forward_kernel<<<grid_for(count, kMaxBlocks), kThreads>>>(count, x, y);
+  NMODE_CUDA_CHECK(cudaGetLastError());
+}
+
+void tanh_backward(int64_t count, const float* y, const float* dy, float* dx) {
+  if (count == 0) return;
+  tanh_backward_kernel<<<grid_for(count, kMaxBlocks), kThreads>>>(count, y, dy, dx);
+  NMODE_CUDA_CHECK(cudaGetLastError());
+}
+
+void multiply(int64_t count, const float* a, const float* b, float* out) {
+  if (count == 0) return;
+  multiply_kernel<<<grid_for(count, kMaxBlocks), kThreads>>>(count, a, b, out);
+  NMODE_CUDA_CHECK(cudaGetLastError());
+}
+
+// sum(a * b) over `count` elements; the partial sums are added on the host in
+// block order, so the result is the same on every run.
+double dot(int64_t count, const float* a, const float* b, DeviceBuffer<double>& partials,
+           std::vector<double>& host_partials) {
+  if (count == 0) return 0.0;
+  const int blocks = grid_for(count, kDotBlocks);
+  if (partials.size() < size_t(blocks)) partials = DeviceBuffer<double>(size_t(kDotBlocks));
+  dot_partials_kernel<<<blocks, kThreads>>>(count, a, b, partials.data());
+  NMODE_CUDA_CHECK(cudaGetLastError());
+  host_partials.resize(size_t(blocks));
+  partials.copy_to_host(host_partials.data(), size_t(blocks));
+  double total = 0.0;
+  for (double p : host_partials) total += p;
+  return total;
+}
+
+// Row-major C (m, n) = op(A) (m, k) * op(B) (k, n) + beta * C with the same
+// arguments as the CPU sgemm. cuBLAS is column-major, where a row-major matrix
+// reads as its transpose, so we ask it for C^T = op(B)^T op(A)^T: the operands
+// swap places and m, n swap roles; the row strides become leading dimensions.
+void gemm(cublasHandle_t handle, Trans trans_a, Trans trans_b, int64_t m, int64_t n, int64_t k, const float* a,
+          int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  if (m == 0 || n == 0) return;
+  const float alpha = 1.0f;
+  NMODE_CUBLAS_CHECK(cublasSgemm(handle, trans_b == Trans::Yes ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                 trans_a == Trans::Yes ? CUBLAS_OP_T : CUBLAS_OP_N, int(n), int(m), int(k), &alpha,
+                                 b, int(ldb), a, int(lda), &beta, c, int(ldc)));
+}
+
+std::string solver_failure(const std::string& layer, const SolveStats& s, const SolverOptions& o) {
+  std::ostringstream m;
+  m << layer << " on the GPU: nmODE solver failed on " << s.failed() << " of " << s.elements << " elements ("
+    << s.hit_max_steps << " used all max_steps = " << o.max_steps << " attempts, " << s.non_finite
+    << " had a NaN/Inf input, " << s.step_too_small << " had a step too small to move t)";
+  if (s.non_finite > 0) m << "; check the inputs and weights for NaN/Inf (diverged training?)";
+  if (s.hit_max_steps > 0) m << "; raise max_steps or loosen rtol/atol";
+  return m.str();
+}
+
+void check_int_range(const char* what, int64_t value) {
+  // cuBLAS takes int dimensions.
+  if (value > INT_MAX)
+    throw InvalidArgument(std::string("CudaModel: ") + what + " must be at most " + std::to_string(INT_MAX) +
+                          ", got " + std::to_string(value));
+}
+
+enum class Kind { Linear, NmOde, ReLU, Tanh };
+
+// One layer's device state. Buffers sized by the batch live in Impl::reserve.
+struct Slot {
+  Kind kind = Kind::Linear;
+  Layer* layer = nullptr;
+  Linear* linear = nullptr;          // Kind::Linear
+  NmOde* nmode = nullptr;            // Kind::NmOde
+  Tensor* lambda_grad = nullptr;     // Kind::NmOde with a learnable lambda: (1)
+  int64_t in = 0, out = 0;
+  DeviceBuffer<float> weight, bias;            // Linear: (out, in), (out)
+  DeviceBuffer<float> weight_grad, bias_grad;  // Linear: one backward's gradients, (out, in), (out)
+  DeviceBuffer<float> s, q;                    // NmOde: dy/dgamma, dy/dlambda of the last training forward, (n, out)
+};
+
+}  // namespace
+
+struct CudaModel::Impl {
+  Sequential* model = nullptr;
+  cublasHandle_t handle = nullptr;
+  std::vector<Slot> slots;
+  int64_t max_features = 0;
+  int64_t capacity = 0;        // the batch the device buffers are sized for
+  int64_t trained_batch = -1;  // batch of the latest forward when it was a training one; -1: none
+  std::vector<DeviceBuffer<float>> acts;  // acts[0]: input (n, in); acts[i + 1]: output of layer i
+  DeviceBuffer<float> grad_a, grad_b;     // (n, max_features): gradients, ping-ponged through the layers
+  DeviceBuffer<double> partials;          // (kDotBlocks)
+  std::vector<double> host_partials;
+  std::vector<float> staging;             // host copy of one gradient before it is added
+
+  Impl() = default;
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+  ~Impl() {
+    if (!handle) return;
+    const cublasStatus_t status = cublasDestroy(handle);
+    if (status != CUBLAS_STATUS_SUCCESS)
+      std::fprintf(stderr, "nmode: cublasDestroy failed: %s\n", cublasGetStatusString(status));
+  }
+
+  // Grows the batch-sized buffers to hold n rows; contents are not kept.
+  void reserve(int64_t n) {
+    if (n <= capacity) return;
+    const size_t rows = static_cast<size_t>(n);
+    acts.clear();
+    acts.emplace_back(rows * size_t(slots.front().in));
+    for (Slot& s : slots) {
+      acts.emplace_back(rows * size_t(s.out));
+      if (s.kind == Kind::NmOde) {
+        s.s = DeviceBuffer<float>(rows * size_t(s.out));
+        if (s.lambda_grad) s.q = DeviceBuffer<float>(rows * size_t(s.out));
+      }
+    }
+    grad_a = DeviceBuffer<float>(rows * size_t(max_features));
+    grad_b = DeviceBuffer<float>(rows * size_t(max_features));
+    capacity = n;
+  }
+
+  // Adds a device gradient of `count` floats into a host tensor.
+  void accumulate(const DeviceBuffer<float>& grad, Tensor& target, size_t count) {
+    staging.resize(count);
+    grad.copy_to_host(staging.data(), count);
+    float* t = target.data();
+    for (size_t i = 0; i < count; ++i) t[i] += staging[i];
+  }
+
+  // x: (n, in) -> y: (n, out) on the device.
+  void forward_layer(Slot& s, int64_t n, const float* x, float* y, bool training) {
+    const int64_t count = n * s.out;
+    switch (s.kind) {
+      case Kind::Linear:
+        // Start from the bias and let the GEMM add x W^T (beta = 1), as the CPU layer does.
+        broadcast_rows(n, s.out, s.bias.data(), y);
+        gemm(handle, Trans::No, Trans::Yes, n, s.out, s.in, x, s.in, s.weight.data(), s.in, 1.0f, y, s.out);
+        break;
+      case Kind::NmOde: {
+        const SolverOptions o = s.nmode->solver_options();  // the host's current lambda
+        SolveOutputs<float> out;
+        out.y = y;
+        if (training) {
+          out.dy_dgamma = s.s.data();
+          if (s.lambda_grad) out.dy_dlambda = s.q.data();
+        }
+        const SolveStats stats = solve_cuda(o, count, x, nullptr, out, nullptr);
+        if (stats.failed() > 0) throw Error(solver_failure(s.nmode->describe(), stats, o));
+        break;
+      }
+      case Kind::ReLU: relu_forward(count, x, y); break;
+      case Kind::Tanh: tanh_forward(count, x, y); break;
+    }
+  }
+
+  // dy: (n, out) -> dx: (n, in) when need_dx; x, y: the layer's input and output
+  // of the training forward. Parameter gradients go straight to the host tensors.
+  void backward_layer(Slot& s, int64_t n, const float* x, const float* y, const float* dy, float* dx,
+                      bool need_dx) {
+    const int64_t count = n * s.out;
+    switch (s.kind) {
+      case Kind::Linear:
+        // dW = dy^T x and db = column sums of dy, fresh (beta = 0), then added on the host.
+        gemm(handle, Trans::Yes, Trans::No, s.out, s.in, n, dy, s.out, x, s.in, 0.0f, s.weight_grad.data(), s.in);
+        column_sums(n, s.out, dy, s.bias_grad.data());
+        accumulate(s.weight_grad, s.linear->weight_grad(), size_t(s.out * s.in));
+        accumulate(s.bias_grad, s.linear->bias_grad(), size_t(s.out));
+        if (need_dx) gemm(handle, Trans::No, Trans::No, n, s.in, s.out, dy, s.out, s.weight.data(), s.in, 0.0f, dx, s.in);
+        break;
+      case Kind::NmOde:
+        if (need_dx) multiply(count, dy, s.s.data(), dx);
+        if (s.lambda_grad) {
+          const double total = dot(count, dy, s.q.data(), partials, host_partials);
+          (*s.lambda_grad)[0] = static_cast<float>(static_cast<double>((*s.lambda_grad)[0]) + total);
+        }
+        break;
+      case Kind::ReLU:
+        if (need_dx) relu_backward(count, x, dy, dx);
+        break;
+      case Kind::Tanh:
+        if (need_dx) tanh_backward(count, y, dy, dx);
+        break;
+    }
+  }
+};
+
+CudaModel::CudaModel(Sequential& model) : impl_(std::make_unique<Impl>()) {
+  if (model.size() == 0) throw InvalidArgument("CudaModel: the model has no layers; add() some first");
+  Impl& m = *impl_;
+  m.model = &model;
+  // Layers are checked before the device, so an unsupported model is reported as such everywhere.
+  for (size_t i = 0; i < model.size(); ++i) {
+    Layer& layer = model.layer(i);
+    Slot s;
+    s.layer = &layer;
+    s.in = layer.in_features();
+    s.out = layer.out_features();
+    if (auto* linear = dynamic_cast<Linear*>(&layer)) {
+      s.kind = Kind::Linear;
+      s.linear = linear;
+    } else if (auto* nm = dynamic_cast<NmOde*>(&layer)) {
+      s.kind = Kind::NmOde;
+      s.nmode = nm;
+      for (const ParameterRef& p : nm->parameters())
+        if (p.name == "lambda") s.lambda_grad = p.grad;
+    } else if (dynamic_cast<ReLU*>(&layer)) {
+      s.kind = Kind::ReLU;
+    } else if (dynamic_cast<Tanh*>(&layer)) {
+      s.kind = Kind::Tanh;
+    } else {
+      throw InvalidArgument("CudaModel: layer " + std::to_string(i) + " " + layer.describe() +
+                            " has no CUDA implementation (supported: Linear, NmOde, ReLU, Tanh); run this model "
+                            "on the CPU");
+    }
+    check_int_range("layer width", std::max(s.in, s.out));
+    m.max_features = std::max({m.max_features, s.in, s.out});
+    m.slots.push_back(std::move(s));
+  }
+  std::string reason;
+  if (!cuda_available(&reason))
+    throw Error("CudaModel: no usable GPU (" + reason + "); run the model on the CPU (--device cpu)");
+  NMODE_CUBLAS_CHECK(cublasCreate(&m.handle));
+  // Plain fp32 GEMMs (no TF32 tensor-op rounding): results stay comparable with the CPU path.
+  NMODE_CUBLAS_CHECK(cublasSetMathMode(m.handle, CUBLAS_DEFAULT_MATH));
+  for (Slot& s : m.slots) {
+    if (s.kind != Kind::Linear) continue;
+    const size_t w = size_t(s.out * s.in), b = size_t(s.out);
+    s.weight = DeviceBuffer<float>(w);
+    s.bias = DeviceBuffer<float>(b);
+    s.weight_grad = DeviceBuffer<float>(w);
+    s.bias_grad = DeviceBuffer<float>(b);
+  }
+  upload_parameters();
+}
+
+CudaModel::~CudaModel() = default;
+CudaModel::CudaModel(CudaModel&& other) noexcept = default;
+CudaModel& CudaModel::operator=(CudaModel&& other) noexcept = default;
+
+void CudaModel::upload_parameters() {
+  for (Slot& s : impl_->slots) {
+    if (s.kind != Kind::Linear) continue;
+    s.weight.copy_from_host(s.linear->weight().data(), size_t(s.out * s.in));
+    s.bias.copy_from_host(s.linear->bias().data(), size_t(s.out));
+  }
+}
+
+// x: (n, in) -> logits: (n, classes), host tensors.
+void CudaModel::forward(const Tensor& x, Tensor& logits, bool training) {
+  Impl& m = *impl_;
+  const int64_t in = m.slots.front().in, classes = m.slots.back().out;
+  if (&x == &logits) throw InvalidArgument("CudaModel::forward: x and logits must be different tensors");
+  if (x.rank() != 2 || x.dim(1) != in)
+    throw InvalidArgument("CudaModel::forward: input must be (batch, " + std::to_string(in) + "), got shape " +
+                          x.shape_string());
+  const int64_t n = x.dim(0);
+  check_int_range("batch size", n);
+  m.trained_batch = -1;  // invalid until this forward succeeds
+  resize_matrix(logits, n, classes);
+  if (n > 0) {
+    m.reserve(n);
+    m.acts[0].copy_from_host(x.data(), size_t(x.size()));
+    for (size_t i = 0; i < m.slots.size(); ++i)
+      m.forward_layer(m.slots[i], n, m.acts[i].data(), m.acts[i + 1].data(), training);
+    m.acts.back().copy_to_host(logits.data(), size_t(logits.size()));
+  }
+  if (training) m.trained_batch = n;
+}
+
+// dlogits: (n, classes) -> parameter gradients into the host model, dx: (n, in).
+void CudaModel::backward(const Tensor& dlogits, Tensor* dx) {
+  Impl& m = *impl_;
+  if (m.trained_batch < 0)
+    throw InvalidArgument("CudaModel::backward needs the latest forward to have training = true");
+  const int64_t n = m.trained_batch, in = m.slots.front().in, classes = m.slots.back().out;
+  if (dlogits.rank() != 2 || dlogits.dim(0) != n || dlogits.dim(1) != classes)
+    throw InvalidArgument("CudaModel::backward: dlogits has shape " + dlogits.shape_string() + ", expected (" +
+                          std::to_string(n) + ", " + std::to_string(classes) + ") as the latest forward's logits");
+  if (dx == &dlogits) throw InvalidArgument("CudaModel::backward: dlogits and dx must be different tensors");
+  if (dx) resize_matrix(*dx, n, in);
+  if (n == 0) return;
+  float* dy = m.grad_a.data();
+  float* other = m.grad_b.data();
+  m.grad_a.copy_from_host(dlogits.data(), size_t(dlogits.size()));
+  for (size_t k = 0; k < m.slots.size(); ++k) {
+    const size_t i = m.slots.size() - 1 - k;
+    const bool need_dx = i > 0 || dx != nullptr;
+    m.backward_layer(m.slots[i], n, m.acts[i].data(), m.acts[i + 1].data(), dy, other, need_dx);
+    std::swap(dy, other);  // the layer's dx is the next layer's dy
+  }
+  if (dx) NMODE_CUDA_CHECK(cudaMemcpy(dx->data(), dy, size_t(dx->size()) * sizeof(float), cudaMemcpyDeviceToHost));
+}
+
+}  // namespace nmode
