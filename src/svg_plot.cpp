@@ -90,6 +90,36 @@ std::string fmt(const char* format, double v) {
   return buf;
 }
 
+// Marker shapes cycle with the series, so lines that coincide (two attacks that
+// find the same points) still show both: circle, square, triangle, diamond,
+// downward triangle.
+constexpr int kMarkerShapes = 5;
+
+void write_marker(std::ostringstream& o, size_t series_index, double x, double y) {
+  char buf[160];
+  const double r = 3.5;
+  switch (static_cast<int>(series_index % kMarkerShapes)) {
+    case 0: std::snprintf(buf, sizeof buf, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"%.2f\"/>", x, y, r); break;
+    case 1:
+      std::snprintf(buf, sizeof buf, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\"/>", x - r, y - r,
+                    2 * r, 2 * r);
+      break;
+    case 2:
+      std::snprintf(buf, sizeof buf, "<polygon points=\"%.2f,%.2f %.2f,%.2f %.2f,%.2f\"/>", x, y - 1.2 * r, x + r,
+                    y + 0.8 * r, x - r, y + 0.8 * r);
+      break;
+    case 3:
+      std::snprintf(buf, sizeof buf, "<polygon points=\"%.2f,%.2f %.2f,%.2f %.2f,%.2f %.2f,%.2f\"/>", x, y - 1.3 * r,
+                    x + 1.3 * r, y, x, y + 1.3 * r, x - 1.3 * r, y);
+      break;
+    default:
+      std::snprintf(buf, sizeof buf, "<polygon points=\"%.2f,%.2f %.2f,%.2f %.2f,%.2f\"/>", x, y + 1.2 * r, x + r,
+                    y - 0.8 * r, x - r, y - 0.8 * r);
+      break;
+  }
+  o << buf << "\n";
+}
+
 // An axis maps data values to [0, 1] and carries its tick values and labels.
 struct Axis {
   bool log = false;
@@ -287,8 +317,7 @@ void write_svg_line_plot(const std::string& path, const std::string& title, cons
     o << "\"/>\n";
     if (sr.x.size() <= kMaxMarkedPoints) {
       o << "<g class=\"markers\" fill=\"" << colour << "\">\n";
-      for (size_t i = 0; i < sr.x.size(); ++i)
-        o << "<circle cx=\"" << num(px(sr.x[i])) << "\" cy=\"" << num(py(sr.y[i])) << "\" r=\"3\"/>\n";
+      for (size_t i = 0; i < sr.x.size(); ++i) write_marker(o, s, px(sr.x[i]), py(sr.y[i]));
       o << "</g>\n";
     }
   }
@@ -299,6 +328,9 @@ void write_svg_line_plot(const std::string& path, const std::string& title, cons
     const std::string dash = s < kPaletteSize ? "" : " stroke-dasharray=\"6 3\"";
     o << "<line x1=\"" << num(right + 15) << "\" y1=\"" << num(y) << "\" x2=\"" << num(right + 40) << "\" y2=\""
       << num(y) << "\" stroke=\"" << series_colour(s) << "\" stroke-width=\"2\"" << dash << "/>\n"
+      << "<g fill=\"" << series_colour(s) << "\">\n";
+    write_marker(o, s, right + 27.5, y);
+    o << "</g>\n"
       << "<text x=\"" << num(right + 46) << "\" y=\"" << num(y + 4) << "\">" << xml_escape(series[s].name)
       << "</text>\n";
   }

@@ -33,7 +33,8 @@ constexpr double kPixelTol = 0.011;
 struct Element {
   std::string name;
   std::map<std::string, std::string> attrs;
-  std::string text;  // character data directly inside (for <text>)
+  std::string text;   // character data directly inside (for <text>)
+  std::string group;  // class of the nearest enclosing element that has one
 };
 
 // A small, strict XML reader: every tag closes in order, attributes are quoted
@@ -41,7 +42,7 @@ struct Element {
 // '>' appears in character data. Returns the elements in document order.
 std::vector<Element> parse_xml(const std::string& doc) {
   std::vector<Element> out;
-  std::vector<std::string> stack;
+  std::vector<std::string> stack, classes;  // open tags and their inherited classes
   std::vector<size_t> open_index;
   size_t i = 0;
   const auto fail = [&](const std::string& why) {
@@ -76,6 +77,7 @@ std::vector<Element> parse_xml(const std::string& doc) {
     if (!tag.empty() && tag[0] == '/') {
       if (stack.empty() || stack.back() != tag.substr(1)) fail("mismatched closing tag </" + tag.substr(1) + ">");
       stack.pop_back();
+      classes.pop_back();
       open_index.pop_back();
       continue;
     }
@@ -98,9 +100,11 @@ std::vector<Element> parse_xml(const std::string& doc) {
       if (!e.attrs.emplace(key, value).second) fail("duplicate attribute " + key);
       k = close + 1;
     }
+    e.group = classes.empty() ? "" : classes.back();
     out.push_back(e);
     if (!self_closing) {
       stack.push_back(e.name);
+      classes.push_back(e.attrs.count("class") ? e.attrs.at("class") : e.group);
       open_index.push_back(out.size() - 1);
     }
   }
@@ -210,10 +214,10 @@ TEST_F(SvgPlot, MapsDataAffinelyAndMonotonicallyInsideTheFrame) {
     EXPECT_NEAR(pix[i].first, xa.first + sx * (data[i].first + 1), 3 * kPixelTol) << i;
     EXPECT_NEAR(pix[i].second, ya.second + sy * (data[i].second + 2), 3 * kPixelTol) << i;
   }
-  // All points lie inside the plot frame (the first <rect> inside the axes group).
+  // All points lie inside the plot frame (the <rect> of the axes group).
   const Element* frame = nullptr;
-  for (const Element* r : with_name(els, "rect"))
-    if (r->attrs.count("fill") == 0) frame = r;
+  for (const Element& e : els)
+    if (e.group == "axes" && e.name == "rect") frame = &e;
   ASSERT_NE(frame, nullptr);
   const double fx = std::stod(frame->attrs.at("x")), fy = std::stod(frame->attrs.at("y"));
   const double fw = std::stod(frame->attrs.at("width")), fh = std::stod(frame->attrs.at("height"));
@@ -234,10 +238,8 @@ void expect_ticks_on_map(const std::vector<Element>& els, const Series& s, bool 
   const auto u = [&](double x) { return log_x ? std::log10(x) : x; };
   const double scale = (p.back().first - p.front().first) / (u(s.x.back()) - u(s.x.front()));
   std::vector<double> ticks;
-  bool in_x_ticks = false;
   for (const Element& e : els) {
-    if (e.name == "g") in_x_ticks = e.attrs.count("class") && e.attrs.at("class") == "x-ticks";
-    if (in_x_ticks && e.name == "text") {
+    if (e.group == "x-ticks" && e.name == "text") {
       const double v = std::stod(e.text);
       ticks.push_back(v);
       // Tick label values are exact for the steps used here (1, 2, 5 x 10^k).
@@ -276,11 +278,8 @@ TEST_F(SvgPlot, DenseLogAxisTicksAtDecades) {
   for (int i = 0; i <= 40; ++i) s.x.push_back(std::pow(10.0, -3 + 0.1 * i)), s.y.push_back(i);
   const auto els = plot({s}, PlotOptions{true});
   std::vector<std::string> labels;
-  bool in_x_ticks = false;
-  for (const Element& e : els) {
-    if (e.name == "g") in_x_ticks = e.attrs.count("class") && e.attrs.at("class") == "x-ticks";
-    if (in_x_ticks && e.name == "text") labels.push_back(e.text);
-  }
+  for (const Element& e : els)
+    if (e.group == "x-ticks" && e.name == "text") labels.push_back(e.text);
   // 1e-3 .. 10 spans four decades: 1, 2, 5 per decade would be 13 ticks, too many.
   EXPECT_EQ(labels, (std::vector<std::string>{"0.001", "0.01", "0.1", "1", "10"}));
 }
@@ -292,11 +291,8 @@ TEST_F(SvgPlot, LegendNamesEverySeriesEscapedAndColoursDiffer) {
   std::string raw;
   const auto els = plot(series, {}, "T & <title>", &raw);
   std::vector<std::string> legend;
-  bool in_legend = false;
-  for (const Element& e : els) {
-    if (e.name == "g") in_legend = e.attrs.count("class") && e.attrs.at("class") == "legend";
-    if (in_legend && e.name == "text") legend.push_back(e.text);
-  }
+  for (const Element& e : els)
+    if (e.group == "legend" && e.name == "text") legend.push_back(e.text);
   ASSERT_EQ(legend.size(), series.size());
   for (size_t s = 0; s < series.size(); ++s)
     if (s != 3) {

@@ -26,7 +26,7 @@ for arg in "$@"; do
 done
 
 packages=(g++ make cmake pkg-config libgtest-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
-          zlib1g-dev libopenblas-dev)
+          zlib1g-dev libopenblas-dev jq)
 if [[ $want_data -eq 1 ]]; then
   packages+=(dataset-fashion-mnist)
   command -v npm >/dev/null 2>&1 || packages+=(npm)

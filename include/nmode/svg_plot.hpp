@@ -20,8 +20,9 @@ struct PlotOptions {
 // Writes an SVG with the title on top, both axes with ticks and labels (linear:
 // steps of 1, 2 or 5 times a power of ten; log: a tick at every distinct x when
 // there are at most 12 (a sweep), else at 1, 2, 5 x 10^k or at decades), one
-// <polyline> per series in its own colour, point markers for series of up to
-// 50 points, and a legend on the right naming every series in order. Text is XML-escaped. The
+// <polyline> per series in its own colour, point markers (a shape per series:
+// circle, square, triangle, diamond, downward triangle) for series of up to 50
+// points, and a legend on the right naming every series in order. Text is XML-escaped. The
 // file is written to a temporary name beside path and renamed, so readers
 // never see half a plot.
 // Throws InvalidArgument for an empty path, no series, a series without

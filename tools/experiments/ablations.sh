@@ -7,6 +7,7 @@
 # Writes RESULTS_DIR/ablations/: table.md, results.csv, robust-vs-t-end.svg,
 # robust-vs-hidden.svg.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 exp_init ablations "$@"
 need_dataset mnist

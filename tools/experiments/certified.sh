@@ -12,6 +12,7 @@
 # Writes RESULTS_DIR/certified/: table.md, results.csv, bounds.csv,
 # certified-{linf,l2}-{exact,computed}.svg.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 exp_init certified "$@"
 need_dataset mnist
@@ -69,9 +70,12 @@ for map in exact computed; do
       pivot_md - curve delta accuracy "model · factor" <<<"$rows"
       echo
     } >>"$md"
-    plot_csv <(echo "$rows") "$OUT_DIR/certified-$norm-$map.svg" --x delta --y accuracy --group curve \
+    # The radii span decades: a log axis, without δ = 0 (the table has it).
+    # shellcheck disable=SC2086  # DELTAS holds a space-separated list
+    plot_csv <(csv_filter - delta ${DELTAS[$norm]#0 } <<<"$rows") "$OUT_DIR/certified-$norm-$map.svg" \
+      --x delta --y accuracy --group curve --log-x \
       --title "MNIST: certified accuracy (${NORM_NAME[$norm]}, ${MAP_NAME[$map]%%,*})" \
-      --xlabel "δ (${NORM_NAME[$norm]})" --ylabel "certified accuracy"
+      --xlabel "δ (${NORM_NAME[$norm]}, log scale)" --ylabel "certified accuracy"
   done
 done
 {

@@ -79,7 +79,9 @@ exp_init() {
 
   [[ -x $NMODE_BIN ]] ||
     die "nmode binary not found at $NMODE_BIN; build it with: cmake --preset release && cmake --build --preset release (or set NMODE_BIN)"
-  "$NMODE_BIN" plot --help >/dev/null 2>&1 ||
+  local help
+  help=$("$NMODE_BIN" --help 2>&1) || die "$NMODE_BIN --help failed: $help"
+  grep -Eq '^ +plot ' <<<"$help" ||
     die "$NMODE_BIN has no 'plot' subcommand (an older build?); rebuild with: cmake --build --preset release"
   command -v jq >/dev/null 2>&1 || die "jq not found; install it with tools/setup.sh (or: apt-get install jq)"
 
@@ -302,7 +304,8 @@ md_start() {
   if ! git -C "$REPO_ROOT" diff --quiet HEAD 2>/dev/null; then commit+=" + local changes"; fi
   mode=$( ((QUICK)) && echo "quick (a reduced CI-sized run: numbers are not comparable to the paper)" || echo full)
   local device
-  device=$("$NMODE_BIN" info --json 2>/dev/null | jq -r 'if .gpu then "GPU " + .gpu_name else "CPU (\(.openmp_threads) threads)" end' || echo unknown)
+  device=$("$NMODE_BIN" info --json 2>/dev/null | jq -r --argjson t "$THREADS" \
+    'if .gpu then "GPU " + .gpu_name else "CPU (threads: \(if $t > 0 then $t else .openmp_threads end))" end' || echo unknown)
   {
     echo "# $title"
     echo

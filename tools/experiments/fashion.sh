@@ -7,6 +7,7 @@
 #                                          n = 100, δ ∈ {0.05, 0.1}
 # Writes RESULTS_DIR/fashion/: table.md, results.csv, robust-pgd.svg (accuracy vs δ).
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 exp_init fashion "$@"
 need_dataset fashion

@@ -7,6 +7,7 @@
 # Writes RESULTS_DIR/natural/: table.md, results.csv, accuracy-<kind>.svg,
 # examples.png (rows: clean, then each kind's levels in the order above).
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 exp_init natural "$@"
 need_dataset mnist

@@ -8,6 +8,7 @@
 #                                         n = 100, δ ∈ {0.01, 0.05}, Square-500
 # Writes RESULTS_DIR/table2/: table.md, results.csv, robust-<attack>.svg.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 exp_init table2 "$@"
 need_dataset mnist

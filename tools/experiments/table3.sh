@@ -6,6 +6,7 @@
 #   tools/experiments/table3.sh --quick   reduced run: 1 epoch on 2000 images, n = 100
 # Writes RESULTS_DIR/table3/: table.md, results.csv, robust-pgd-l2.svg.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 exp_init table3 "$@"
 need_dataset mnist

@@ -7,6 +7,7 @@
 #   tools/experiments/table5.sh --quick   reduced run: 1 epoch on 2000 images, n = 100
 # Writes RESULTS_DIR/table5/: table.md, results.csv, robust-vs-weight-decay.svg.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 exp_init table5 "$@"
 need_dataset mnist
