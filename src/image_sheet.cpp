@@ -14,6 +14,7 @@
 
 #include <unistd.h>
 
+#include "atomic_file.hpp"
 #include "nmode/error.hpp"
 
 namespace nmode {
@@ -44,25 +45,6 @@ uint8_t to_byte(float v) {
   return static_cast<uint8_t>(std::lround(static_cast<double>(v) * 255.0));
 }
 
-void write_file_atomically(const std::string& path, const std::vector<uint8_t>& bytes) {
-  static std::atomic<unsigned> counter{0};
-  const std::string tmp = path + ".tmp-" + std::to_string(static_cast<long>(getpid())) + "-" +
-                          std::to_string(counter.fetch_add(1));
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (f == nullptr) throw IoError("cannot create " + tmp + ": " + std::strerror(errno));
-  const bool wrote = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
-  const int write_errno = errno;
-  const bool closed = std::fclose(f) == 0;
-  if (!wrote || !closed) {
-    std::remove(tmp.c_str());
-    throw IoError("cannot write " + tmp + ": " + std::strerror(wrote ? errno : write_errno));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int e = errno;
-    std::remove(tmp.c_str());
-    throw IoError("cannot rename " + tmp + " to " + path + ": " + std::strerror(e));
-  }
-}
 
 }  // namespace
 
@@ -115,7 +97,7 @@ void write_png_grid(const std::string& path, const std::vector<const float*>& im
   put_chunk(png, "IHDR", ihdr);
   put_chunk(png, "IDAT", z);
   put_chunk(png, "IEND", {});
-  write_file_atomically(path, png);
+  write_file_atomically(path, png.data(), png.size());
 }
 
 }  // namespace nmode

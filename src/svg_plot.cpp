@@ -13,6 +13,7 @@
 #include <limits>
 #include <sstream>
 
+#include "atomic_file.hpp"
 #include "nmode/error.hpp"
 
 namespace nmode {
@@ -195,25 +196,6 @@ Axis log_axis(const std::vector<Series>& series, double vmin, double vmax) {
   return a;
 }
 
-void write_file_atomically(const std::string& path, const std::string& text) {
-  static std::atomic<unsigned> counter{0};
-  const std::string tmp = path + ".tmp-" + std::to_string(static_cast<long>(getpid())) + "-" +
-                          std::to_string(counter.fetch_add(1));
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (f == nullptr) throw IoError("write_svg_line_plot: cannot create " + tmp + ": " + std::strerror(errno));
-  const bool wrote = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  const int write_errno = errno;
-  const bool closed = std::fclose(f) == 0;
-  if (!wrote || !closed) {
-    std::remove(tmp.c_str());
-    throw IoError("write_svg_line_plot: cannot write " + tmp + ": " + std::strerror(wrote ? errno : write_errno));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int e = errno;
-    std::remove(tmp.c_str());
-    throw IoError("write_svg_line_plot: cannot rename " + tmp + " to " + path + ": " + std::strerror(e));
-  }
-}
 
 void validate(const std::string& path, const std::vector<Series>& series, const PlotOptions& options) {
   if (path.empty()) throw InvalidArgument("write_svg_line_plot: path is empty; pass the .svg file to write");
@@ -335,7 +317,12 @@ void write_svg_line_plot(const std::string& path, const std::string& title, cons
       << "</text>\n";
   }
   o << "</g>\n</svg>\n";
-  write_file_atomically(path, o.str());
+  const std::string text = o.str();
+  try {
+    write_file_atomically(path, text.data(), text.size());
+  } catch (const IoError& e) {
+    throw IoError(std::string("write_svg_line_plot: ") + e.what());
+  }
 }
 
 }  // namespace nmode
