@@ -41,7 +41,8 @@ echo "== evaluate"
 "$nmode" eval --model "$model"
 echo "== attack: FGSM and PGD-40 (L-inf), first $n test images"
 "$nmode" attack --model "$model" --attack fgsm pgd --eps 0.01 0.03 0.05 --n "$n"
-echo "== certify from the stability theorem (L-inf)"
+echo "== certify from the stability theorem (L-inf): the computed network, then the exact ODE map"
 "$nmode" certify --model "$model" --n "$n" --delta 0.001 0.003 0.01
+"$nmode" certify --model "$model" --n "$n" --delta 0.001 0.003 0.01 --exact-ode
 echo "== natural perturbations"
 "$nmode" perturb --model "$model" --n "$n" --sheet build/release/perturbations.png
