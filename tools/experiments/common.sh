@@ -362,3 +362,19 @@ plot_csv() {
   "$NMODE_BIN" plot --csv "$data" --out "$svg" "$@" >/dev/null
   log "wrote $svg"
 }
+
+# pgd_over_comparison_models DATASET NORM EPS...: trains (or reuses) every model of
+# COMPARISON_MODELS for each seed and appends its PGD accuracies at each EPS to the
+# CSV file named by $csv, labelled with $PGD.
+pgd_over_comparison_models() {
+  local dataset=$1 norm=$2 name seed
+  shift 2
+  for name in "${COMPARISON_MODELS[@]}"; do
+    comparison_model "$name"
+    for seed in $SEEDS; do
+      ensure_model "$dataset" "$seed" "${FLAGS[@]}"
+      run_attack "$csv" "$(csv_row "$dataset" "$LABEL" "$seed")" "$dataset" "$MODEL" "$PGD" \
+        --attack pgd --norm "$norm" --steps "$PGD_STEPS" --eps "$@"
+    done
+  done
+}

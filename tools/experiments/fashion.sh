@@ -16,14 +16,7 @@ if ((QUICK)); then EPS=(0.05 0.1); else EPS=(0.01 0.02 0.03 0.05 0.075 0.1); fi
 PGD="PGD-$PGD_STEPS"
 csv="$OUT_DIR/results.csv"
 csv_start "$csv" "dataset,model,seed,$ATTACK_COLUMNS"
-for name in "${COMPARISON_MODELS[@]}"; do
-  comparison_model "$name"
-  for seed in $SEEDS; do
-    ensure_model fashion "$seed" "${FLAGS[@]}"
-    run_attack "$csv" "$(csv_row fashion "$LABEL" "$seed")" fashion "$MODEL" "$PGD" \
-      --attack pgd --norm linf --steps "$PGD_STEPS" --eps "${EPS[@]}"
-  done
-done
+pgd_over_comparison_models fashion linf "${EPS[@]}"
 
 md="$OUT_DIR/table.md"
 md_start "$md" "Fashion-MNIST, L∞ PGD" "$(

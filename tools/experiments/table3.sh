@@ -15,14 +15,7 @@ EPS=(0.1 0.2)
 PGD="PGD-$PGD_STEPS"
 csv="$OUT_DIR/results.csv"
 csv_start "$csv" "dataset,model,seed,$ATTACK_COLUMNS"
-for name in "${COMPARISON_MODELS[@]}"; do
-  comparison_model "$name"
-  for seed in $SEEDS; do
-    ensure_model mnist "$seed" "${FLAGS[@]}"
-    run_attack "$csv" "$(csv_row mnist "$LABEL" "$seed")" mnist "$MODEL" "$PGD" \
-      --attack pgd --norm l2 --steps "$PGD_STEPS" --eps "${EPS[@]}"
-  done
-done
+pgd_over_comparison_models mnist l2 "${EPS[@]}"
 
 md="$OUT_DIR/table.md"
 md_start "$md" "Table 3: MNIST, L2 PGD" "$(
