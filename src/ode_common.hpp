@@ -23,18 +23,4 @@ detail::ElementParams<T> element_params(const SolverOptions& options) {
           detail::stable_step_limit(static_cast<T>(options.lambda))};
 }
 
-inline void record_element(SolveStats& s, int32_t status, int64_t accepted, int64_t rejected) {
-  s.elements += 1;
-  s.accepted_steps += accepted;
-  s.rejected_steps += rejected;
-  if (accepted > s.max_accepted) s.max_accepted = accepted;
-  if (accepted + rejected > s.max_attempts) s.max_attempts = accepted + rejected;
-  switch (status) {
-    case detail::kConverged: s.converged += 1; break;
-    case detail::kMaxSteps: s.hit_max_steps += 1; break;
-    case detail::kNonFinite: s.non_finite += 1; break;
-    default: s.step_too_small += 1; break;
-  }
-}
-
 }  // namespace nmode

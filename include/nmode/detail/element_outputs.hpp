@@ -12,17 +12,21 @@
 
 namespace nmode::detail {
 
+// What the caller sees of a result: the value, or NaN when the element failed.
+template <class T>
+NMODE_HD inline T element_output(int32_t status, T value) {
+  return status == kConverged ? value : std::numeric_limits<T>::quiet_NaN();
+}
+
 template <class T, class State>
 NMODE_HD inline void write_element(const ElementSolver<T, State>& e, int64_t i, const SolveOutputs<T>& out) {
-  const bool ok = e.status == kConverged;
-  const T nan = std::numeric_limits<T>::quiet_NaN();
-  out.y[i] = ok ? e.y.y : nan;
+  out.y[i] = element_output(e.status, e.y.y);
   if constexpr (!std::is_same_v<State, ValueState<T>>) {
-    if (out.dy_dgamma) out.dy_dgamma[i] = ok ? e.y.s : nan;
-    if (out.dy_dlambda) out.dy_dlambda[i] = ok ? e.y.q : nan;
+    if (out.dy_dgamma) out.dy_dgamma[i] = element_output(e.status, e.y.s);
+    if (out.dy_dlambda) out.dy_dlambda[i] = element_output(e.status, e.y.q);
   }
   if constexpr (std::is_same_v<State, SensY0State<T>>) {
-    out.dy_dy0[i] = ok ? e.y.r : nan;
+    out.dy_dy0[i] = element_output(e.status, e.y.r);
   }
   if (out.status) out.status[i] = static_cast<ElementStatus>(e.status);
   if (out.accepted_steps) out.accepted_steps[i] = e.accepted;
