@@ -292,20 +292,22 @@ struct CudaModel::Impl {
   // dy: (n, out) -> dx: (n, in) when need_dx; x, y: the layer's input and output
   // of the training forward. Parameter gradients go straight to the host tensors.
   void backward_layer(Slot& s, int64_t n, const float* x, const float* y, const float* dy, float* dx,
-                      bool need_dx) {
+                      bool need_dx, bool need_params) {
     const int64_t count = n * s.out;
     switch (s.kind) {
       case Kind::Linear:
         // dW = dy^T x and db = column sums of dy, fresh (beta = 0), then added on the host.
-        gemm(handle, Trans::Yes, Trans::No, s.out, s.in, n, dy, s.out, x, s.in, 0.0f, s.weight_grad.data(), s.in);
-        column_sums(n, s.out, dy, s.bias_grad.data());
-        accumulate(s.weight_grad, s.linear->weight_grad(), size_t(s.out * s.in));
-        accumulate(s.bias_grad, s.linear->bias_grad(), size_t(s.out));
+        if (need_params) {
+          gemm(handle, Trans::Yes, Trans::No, s.out, s.in, n, dy, s.out, x, s.in, 0.0f, s.weight_grad.data(), s.in);
+          column_sums(n, s.out, dy, s.bias_grad.data());
+          accumulate(s.weight_grad, s.linear->weight_grad(), size_t(s.out * s.in));
+          accumulate(s.bias_grad, s.linear->bias_grad(), size_t(s.out));
+        }
         if (need_dx) gemm(handle, Trans::No, Trans::No, n, s.in, s.out, dy, s.out, s.weight.data(), s.in, 0.0f, dx, s.in);
         break;
       case Kind::NmOde:
         if (need_dx) multiply(count, dy, s.s.data(), dx);
-        if (s.lambda_grad) {
+        if (need_params && s.lambda_grad) {
           const double total = dot(count, dy, s.q.data(), partials, host_partials);
           (*s.lambda_grad)[0] = static_cast<float>(static_cast<double>((*s.lambda_grad)[0]) + total);
         }
@@ -317,6 +319,27 @@ struct CudaModel::Impl {
         if (need_dx) tanh_backward(count, y, dy, dx);
         break;
     }
+  }
+  void backward(const Tensor& dlogits, Tensor* dx, bool need_params) {
+    if (trained_batch < 0)
+      throw InvalidArgument("CudaModel::backward needs the latest forward to have training = true");
+    const int64_t n = trained_batch, in = slots.front().in, classes = slots.back().out;
+    if (dlogits.rank() != 2 || dlogits.dim(0) != n || dlogits.dim(1) != classes)
+      throw InvalidArgument("CudaModel::backward: dlogits has shape " + dlogits.shape_string() + ", expected (" +
+                            std::to_string(n) + ", " + std::to_string(classes) + ") as the latest forward's logits");
+    if (dx == &dlogits) throw InvalidArgument("CudaModel::backward: dlogits and dx must be different tensors");
+    if (dx) resize_matrix(*dx, n, in);
+    if (n == 0) return;
+    float* dy = grad_a.data();
+    float* other = grad_b.data();
+    grad_a.copy_from_host(dlogits.data(), size_t(dlogits.size()));
+    for (size_t k = 0; k < slots.size(); ++k) {
+      const size_t i = slots.size() - 1 - k;
+      const bool need_dx = i > 0 || dx != nullptr;
+      backward_layer(slots[i], n, acts[i].data(), acts[i + 1].data(), dy, other, need_dx, need_params);
+      std::swap(dy, other);  // the layer's dx is the next layer's dy
+    }
+    if (dx) NMODE_CUDA_CHECK(cudaMemcpy(dx->data(), dy, size_t(dx->size()) * sizeof(float), cudaMemcpyDeviceToHost));
   }
 };
 
@@ -404,27 +427,8 @@ void CudaModel::forward(const Tensor& x, Tensor& logits, bool training) {
 }
 
 // dlogits: (n, classes) -> parameter gradients into the host model, dx: (n, in).
-void CudaModel::backward(const Tensor& dlogits, Tensor* dx) {
-  Impl& m = *impl_;
-  if (m.trained_batch < 0)
-    throw InvalidArgument("CudaModel::backward needs the latest forward to have training = true");
-  const int64_t n = m.trained_batch, in = m.slots.front().in, classes = m.slots.back().out;
-  if (dlogits.rank() != 2 || dlogits.dim(0) != n || dlogits.dim(1) != classes)
-    throw InvalidArgument("CudaModel::backward: dlogits has shape " + dlogits.shape_string() + ", expected (" +
-                          std::to_string(n) + ", " + std::to_string(classes) + ") as the latest forward's logits");
-  if (dx == &dlogits) throw InvalidArgument("CudaModel::backward: dlogits and dx must be different tensors");
-  if (dx) resize_matrix(*dx, n, in);
-  if (n == 0) return;
-  float* dy = m.grad_a.data();
-  float* other = m.grad_b.data();
-  m.grad_a.copy_from_host(dlogits.data(), size_t(dlogits.size()));
-  for (size_t k = 0; k < m.slots.size(); ++k) {
-    const size_t i = m.slots.size() - 1 - k;
-    const bool need_dx = i > 0 || dx != nullptr;
-    m.backward_layer(m.slots[i], n, m.acts[i].data(), m.acts[i + 1].data(), dy, other, need_dx);
-    std::swap(dy, other);  // the layer's dx is the next layer's dy
-  }
-  if (dx) NMODE_CUDA_CHECK(cudaMemcpy(dx->data(), dy, size_t(dx->size()) * sizeof(float), cudaMemcpyDeviceToHost));
-}
+void CudaModel::backward(const Tensor& dlogits, Tensor* dx) { impl_->backward(dlogits, dx, true); }
+
+void CudaModel::backward_input(const Tensor& dlogits, Tensor& dx) { impl_->backward(dlogits, &dx, false); }
 
 }  // namespace nmode

@@ -23,6 +23,7 @@ CudaModel::CudaModel(CudaModel&& other) noexcept = default;
 CudaModel& CudaModel::operator=(CudaModel&& other) noexcept = default;
 void CudaModel::forward(const Tensor&, Tensor&, bool) { no_backend(); }
 void CudaModel::backward(const Tensor&, Tensor*) { no_backend(); }
+void CudaModel::backward_input(const Tensor&, Tensor&) { no_backend(); }
 void CudaModel::upload_parameters() { no_backend(); }
 
 }  // namespace nmode

@@ -38,6 +38,10 @@ class CudaModel {
   // (n, input_dim) is written (resized).
   void backward(const Tensor& dlogits, Tensor* dx = nullptr);
 
+  // dx: (n, input_dim) for the latest forward (training = true), resized, with no
+  // parameter gradients: what attacks need, without their cost.
+  void backward_input(const Tensor& dlogits, Tensor& dx);
+
   // Copies the Linear weights and biases again after the host model changed
   // them (an optimizer step, a checkpoint load).
   void upload_parameters();

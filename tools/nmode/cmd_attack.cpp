@@ -3,9 +3,11 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 
 #include "cli.hpp"
 #include "nmode/attack.hpp"
+#include "nmode/cuda_classifier.hpp"
 #include "nmode/dataset.hpp"
 #include "nmode/error.hpp"
 #include "nmode/train.hpp"
@@ -52,7 +54,7 @@ AttackConfig make_config(const AttackArgs& a, const std::string& kind, double ep
 }
 
 void run(const AttackArgs& a) {
-  apply_common_options(a.common);
+  const Device device = apply_common_options(a.common);
   if (a.eps.empty()) throw InvalidArgument("--eps needs at least one radius");
   ModelSpec spec;
   auto model = load_model(a.model, &spec);
@@ -63,10 +65,15 @@ void run(const AttackArgs& a) {
   if (a.n > data.size())
     throw InvalidArgument("--n " + std::to_string(a.n) + " exceeds the " + std::to_string(data.size()) + " test images");
   data = take_first(data, a.n);
+  // The attacks only see a Classifier: on the GPU its forward and input gradient run there.
+  std::unique_ptr<CudaClassifier> gpu_model;
+  if (device == Device::Cuda) gpu_model = std::make_unique<CudaClassifier>(*model);
+  Classifier& classifier = gpu_model ? static_cast<Classifier&>(*gpu_model) : *model;
   nlohmann::json rows = nlohmann::json::array();
   if (!a.common.json)
-    std::printf("%s, %s test images 0..%lld, solver rtol %g atol %g\n%-8s %-5s %-8s %-9s %-9s %-8s %-9s %s\n",
-                model_summary(model->describe()).c_str(), a.dataset.c_str(), (long long)a.n - 1, spec.rtol, spec.atol, "attack",
+    std::printf("%s, %s test images 0..%lld, solver rtol %g atol %g, %s\n%-8s %-5s %-8s %-9s %-9s %-8s %-9s %s\n",
+                model_summary(model->describe()).c_str(), a.dataset.c_str(), (long long)a.n - 1, spec.rtol, spec.atol,
+                to_string(device), "attack",
                 "norm", "eps", "clean", "robust", "numfail", "zerograd", "seconds");
   for (double eps : a.eps) {
     std::vector<AttackConfig> configs;
@@ -80,8 +87,8 @@ void run(const AttackArgs& a) {
       for (AttackConfig& c : run_configs) c.progress = [&bar](int64_t done, int64_t total) { bar.update(done, total); };
       const auto t0 = std::chrono::steady_clock::now();
       const RobustReport r = run_configs.size() > 1
-                                 ? evaluate_ensemble(*model, data.images.data(), data.labels.data(), a.n, run_configs)
-                                 : evaluate_robustness(*model, data.images.data(), data.labels.data(), a.n, run_configs[0]);
+                                 ? evaluate_ensemble(classifier, data.images.data(), data.labels.data(), a.n, run_configs)
+                                 : evaluate_robustness(classifier, data.images.data(), data.labels.data(), a.n, run_configs[0]);
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       bar.finish();
       std::string name;
@@ -90,7 +97,7 @@ void run(const AttackArgs& a) {
                       {"clean_accuracy", r.clean_accuracy}, {"robust_accuracy", r.robust_accuracy},
                       {"numerical_failures", r.numerical_failures}, {"zero_grad_starts", r.zero_grad_starts},
                       {"queries", r.queries}, {"configs", r.attacks}, {"seconds", seconds},
-                      {"seed", a.seed}, {"rtol", spec.rtol}, {"atol", spec.atol}});
+                      {"seed", a.seed}, {"rtol", spec.rtol}, {"atol", spec.atol}, {"device", to_string(device)}});
       if (!a.common.json) {
         std::printf("%-8s %-5s %-8g %-9.4f %-9.4f %-8lld %-9lld %.1f\n", name.c_str(), a.norm.c_str(), eps,
                     r.clean_accuracy, r.robust_accuracy, (long long)r.numerical_failures,
@@ -124,7 +131,7 @@ void register_attack(CLI::App& app) {
   sub->add_option("--n", a->n, "Attack the first N test images")->check(CLI::Range(int64_t(1), int64_t(1) << 40))->capture_default_str();
   sub->add_option("--batch", a->batch, "Batch size")->check(CLI::Range(int64_t(1), int64_t(1) << 20))->capture_default_str();
   sub->add_option("--seed", a->seed, "Seed of the random starts")->capture_default_str();
-  add_common_options(*sub, a->common, false);  // the CPU backend runs whole models
+  add_common_options(*sub, a->common);
   sub->callback([a] { run(*a); });
 }
 

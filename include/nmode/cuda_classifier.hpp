@@ -1,0 +1,35 @@
+// CudaClassifier: a Sequential seen through the Classifier interface with its
+// forward and input gradient computed on the GPU (CudaModel), so the attacks and
+// the robustness evaluation run unchanged on either device.
+#pragma once
+
+#include <cstdint>
+
+#include "nmode/classifier.hpp"
+#include "nmode/cuda_model.hpp"
+#include "nmode/model.hpp"
+#include "nmode/tensor.hpp"
+
+namespace nmode {
+
+class CudaClassifier final : public Classifier {
+ public:
+  // Copies the model's parameters to the GPU; `model` must outlive this object and
+  // must not change while it is used. Throws as CudaModel's constructor does (no
+  // usable GPU, no CUDA backend, a layer without a CUDA implementation).
+  explicit CudaClassifier(Sequential& model);
+
+  int64_t input_dim() const override { return input_dim_; }
+  int64_t num_classes() const override { return num_classes_; }
+  void forward(const float* x, int64_t n, float* logits, bool need_input_grad) override;
+  // Parameter gradients are neither computed nor touched, as on the CPU.
+  void backward_input(const float* dlogits, float* dx) override;
+
+ private:
+  CudaModel gpu_;
+  int64_t input_dim_, num_classes_;
+  Tensor input_, logits_, dlogits_, dinput_;  // host staging for the raw-pointer calls
+  int64_t grad_batch_ = -1;                   // batch of the last forward with need_input_grad
+};
+
+}  // namespace nmode
