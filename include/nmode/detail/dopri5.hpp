@@ -54,10 +54,15 @@ NMODE_HD inline T dopri5_step(const Rhs& f, T t, T h, const State& y, const Stat
               C::e6 * primary(k6) + C::e7 * primary(k7));
 }
 
+// The smallest error scale: with atol = 0 and y = 0 the scale atol + rtol |y| is 0,
+// and 0/0 would reject every step and poison the initial step. Far below any
+// meaningful tolerance, so results for atol > 0 are unchanged.
+template <class T> NMODE_HD inline constexpr T min_error_scale() { return T(1e-30); }
+
 // Scaled error |err| / (atol + rtol * max(|y_n|, |y_{n+1}|)); accept when <= 1.
 template <class T>
 NMODE_HD inline T scaled_error(T err, T y_old, T y_new, T rtol, T atol) {
-  return abs_of(err) / (atol + rtol * max_of(abs_of(y_old), abs_of(y_new)));
+  return abs_of(err) / max_of(atol + rtol * max_of(abs_of(y_old), abs_of(y_new)), min_error_scale<T>());
 }
 
 // Step-size factor after an attempt with scaled error `err` (Hairer's controller:
@@ -85,7 +90,7 @@ enum class InitialStepRule : int {
 template <class T, class State, class Rhs>
 NMODE_HD inline T initial_step(const Rhs& f, T t0, const State& y0, const State& f0, T t_end, T rtol,
                                T atol, InitialStepRule rule) {
-  const T sc = atol + rtol * abs_of(primary(y0));
+  const T sc = max_of(atol + rtol * abs_of(primary(y0)), min_error_scale<T>());
   const T d0 = abs_of(primary(y0)) / sc;
   const T d1 = abs_of(primary(f0)) / sc;
   const T h0 = ((d0 < T(1e-5)) | (d1 < T(1e-5))) ? T(1e-6) : T(0.01) * d0 / d1;

@@ -80,7 +80,9 @@ NMODE_HD inline void sincos_poly(T x, T& s, T& c) {
 }
 
 // sin(x), cos(x) for the solver: the polynomial on the CPU, the SFU intrinsic on
-// the GPU (its reduced argument 2(y + gamma) stays within about [-pi, pi + 2/lambda]).
+// the GPU. For lambda > 0 the argument 2(y + gamma) stays within about [-pi, pi + 2/lambda]
+// (gamma reduced modulo pi, 0 <= y <= 1/lambda); where y grows (lambda <= 0) the GPU's
+// __sincosf loses accuracy as |x| grows, like the float variant itself.
 template <class T>
 NMODE_HD inline void solver_sincos(T x, T& s, T& c) {
 #if defined(__CUDA_ARCH__)
