@@ -110,46 +110,30 @@ __global__ void dot_partials_kernel(int64_t count, const float* __restrict__ a, 
 
 // ---- launchers: nothing to do for empty inputs, and every launch is checked ----
 
+// Runs the grid-stride kernel(args...) over `work` items.
+template <class... Params, class... Args>
+void launch(int64_t work, void (*kernel)(Params...), Args... args) {
+  if (work == 0) return;
+  kernel<<<grid_for(work, kMaxBlocks), kThreads>>>(args...);
+  NMODE_CUDA_CHECK(cudaGetLastError());
+}
+
 void broadcast_rows(int64_t rows, int64_t cols, const float* b, float* y) {
-  if (rows * cols == 0) return;
-  broadcast_rows_kernel<<<grid_for(rows * cols, kMaxBlocks), kThreads>>>(rows, cols, b, y);
-  NMODE_CUDA_CHECK(cudaGetLastError());
+  launch(rows * cols, broadcast_rows_kernel, rows, cols, b, y);
 }
-
 void column_sums(int64_t rows, int64_t cols, const float* dy, float* sums) {
-  if (cols == 0) return;
-  column_sums_kernel<<<grid_for(cols, kMaxBlocks), kThreads>>>(rows, cols, dy, sums);
-  NMODE_CUDA_CHECK(cudaGetLastError());
+  launch(cols, column_sums_kernel, rows, cols, dy, sums);
 }
-
-void relu_forward(int64_t count, const float* x, float* y) {
-  if (count == 0) return;
-  relu_forward_kernel<<<grid_for(count, kMaxBlocks), kThreads>>>(count, x, y);
-  NMODE_CUDA_CHECK(cudaGetLastError());
-}
-
+void relu_forward(int64_t count, const float* x, float* y) { launch(count, relu_forward_kernel, count, x, y); }
 void relu_backward(int64_t count, const float* x, const float* dy, float* dx) {
-  if (count == 0) return;
-  relu_backward_kernel<<<grid_for(count, kMaxBlocks), kThreads>>>(count, x, dy, dx);
-  NMODE_CUDA_CHECK(cudaGetLastError());
+  launch(count, relu_backward_kernel, count, x, dy, dx);
 }
-
-void tanh_forward(int64_t count, const float* x, float* y) {
-  if (count == 0) return;
-  tanh_forward_kernel<<<grid_for(count, kMaxBlocks), kThreads>>>(count, x, y);
-  NMODE_CUDA_CHECK(cudaGetLastError());
-}
-
+void tanh_forward(int64_t count, const float* x, float* y) { launch(count, tanh_forward_kernel, count, x, y); }
 void tanh_backward(int64_t count, const float* y, const float* dy, float* dx) {
-  if (count == 0) return;
-  tanh_backward_kernel<<<grid_for(count, kMaxBlocks), kThreads>>>(count, y, dy, dx);
-  NMODE_CUDA_CHECK(cudaGetLastError());
+  launch(count, tanh_backward_kernel, count, y, dy, dx);
 }
-
 void multiply(int64_t count, const float* a, const float* b, float* out) {
-  if (count == 0) return;
-  multiply_kernel<<<grid_for(count, kMaxBlocks), kThreads>>>(count, a, b, out);
-  NMODE_CUDA_CHECK(cudaGetLastError());
+  launch(count, multiply_kernel, count, a, b, out);
 }
 
 // sum(a * b) over `count` elements; the partial sums are added on the host in

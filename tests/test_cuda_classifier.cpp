@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "gpu_test_util.hpp"
 #include "nmode/cuda_classifier.hpp"
 #include "nmode/device.hpp"
 #include "nmode/error.hpp"
@@ -37,22 +38,11 @@ std::vector<float> pixels(int64_t count, uint64_t seed) {
 
 TEST(CudaClassifier, ConstructionSaysWhyWhenNoGpu) {
   auto model = make_model(small_spec(), 1);
-  std::string reason;
-  if (cuda_available(&reason)) {
-    EXPECT_NO_THROW(CudaClassifier{*model});
-    return;
-  }
-  try {
-    CudaClassifier gpu(*model);
-    FAIL() << "CudaClassifier constructed without a usable GPU (" << reason << ")";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("--device cpu"), std::string::npos) << e.what();
-  }
+  test::expect_construction_says_why_without_gpu<CudaClassifier>(*model, "CudaClassifier");
 }
 
 TEST(CudaClassifier, MatchesCudaModelAndCpuAndKeepsParameterGradients) {
-  std::string reason;
-  if (!cuda_available(&reason)) GTEST_SKIP() << "no usable GPU: " << reason;
+  NMODE_REQUIRE_GPU();
   const ModelSpec spec = small_spec();
   auto cpu = make_model(spec, 5);
   auto host = make_model(spec, 5);

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "gpu_test_util.hpp"
 #include "nmode/cuda_model.hpp"
 #include "nmode/device.hpp"
 #include "nmode/error.hpp"
@@ -21,11 +22,6 @@
 namespace nmode {
 namespace {
 
-#define NMODE_REQUIRE_GPU()                                                      \
-  do {                                                                           \
-    std::string reason_;                                                         \
-    if (!cuda_available(&reason_)) GTEST_SKIP() << "no usable GPU: " << reason_; \
-  } while (0)
 
 constexpr double kUnit = 0x1.0p-24;  // float's unit roundoff u
 
@@ -382,25 +378,7 @@ TEST(CudaModel, ConstructionSaysWhyWhenNoGpu) {
   spec.hidden = 3;
   spec.classes = 2;
   auto model = make_model(spec, 1);
-  std::string reason;
-  if (cuda_available(&reason)) {
-    EXPECT_NO_THROW(CudaModel{*model});
-    return;
-  }
-  try {
-    CudaModel gpu(*model);
-    FAIL() << "CudaModel constructed without a usable GPU (" << reason << ")";
-  } catch (const Error& e) {
-    const std::string message = e.what();
-    // The message names the cause and the way out.
-    if (cuda_compiled()) {
-      EXPECT_NE(message.find("no usable GPU"), std::string::npos) << message;
-      EXPECT_NE(message.find(reason), std::string::npos) << message;
-    } else {
-      EXPECT_NE(message.find("built without the CUDA backend"), std::string::npos) << message;
-    }
-    EXPECT_NE(message.find("--device cpu"), std::string::npos) << message;
-  }
+  test::expect_construction_says_why_without_gpu<CudaModel>(*model, "CudaModel");
 }
 
 // A layer with no CUDA implementation.

@@ -11,16 +11,11 @@
 #include "nmode/cuda_solver.hpp"
 #include "nmode/device.hpp"
 #include "nmode/error.hpp"
+#include "gpu_test_util.hpp"
 #include "ode_test_util.hpp"
 
 namespace nmode {
 namespace {
-
-#define NMODE_REQUIRE_GPU()                                      \
-  do {                                                           \
-    std::string reason_;                                         \
-    if (!cuda_available(&reason_)) GTEST_SKIP() << "no usable GPU: " << reason_; \
-  } while (0)
 
 TEST(DeviceSelection, AutoFallsBackToCpuWithANoticeWhenNoGpu) {
   std::string reason;
