@@ -1,4 +1,4 @@
-// Atomic whole-file writes (temporary file + rename).
+// Atomic whole-file writes (temporary file + fsync + rename).
 #include "atomic_file.hpp"
 
 #include <unistd.h>
@@ -12,25 +12,28 @@
 
 namespace nmode {
 
-void write_file_atomically(const std::string& path, const void* data, size_t size) {
+void write_file_atomically(const std::string& path, const std::vector<ByteRange>& pieces) {
   static std::atomic<unsigned> counter{0};
   // pid and a counter: concurrent writers in one process or several never share a name.
-  const std::string tmp = path + ".tmp-" + std::to_string(static_cast<long>(getpid())) + "-" +
+  const std::string tmp = path + ".tmp." + std::to_string(static_cast<long>(getpid())) + "." +
                           std::to_string(counter.fetch_add(1));
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
   if (f == nullptr) throw IoError("cannot create " + tmp + ": " + std::strerror(errno));
-  const bool wrote = size == 0 || std::fwrite(data, 1, size, f) == size;
-  const int write_errno = errno;
-  const bool closed = std::fclose(f) == 0;
-  if (!wrote || !closed) {
-    std::remove(tmp.c_str());
-    throw IoError("cannot write " + tmp + ": " + std::strerror(wrote ? errno : write_errno));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+  // Every failure removes the temporary file before it reports.
+  auto fail = [&](const std::string& what) {
     const int e = errno;
+    if (f != nullptr) std::fclose(f);
     std::remove(tmp.c_str());
-    throw IoError("cannot rename " + tmp + " to " + path + ": " + std::strerror(e));
-  }
+    return IoError(what + ": " + std::strerror(e));
+  };
+  for (const ByteRange& piece : pieces)
+    if (piece.size != 0 && std::fwrite(piece.data, 1, piece.size, f) != piece.size) throw fail("cannot write " + tmp);
+  // fsync before rename: otherwise a power loss can leave the renamed file empty.
+  if (std::fflush(f) != 0 || ::fsync(::fileno(f)) != 0) throw fail("cannot flush " + tmp + " to disk");
+  const int closed = std::fclose(f);
+  f = nullptr;
+  if (closed != 0) throw fail("cannot close " + tmp);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw fail("cannot rename " + tmp + " to " + path);
 }
 
 }  // namespace nmode

@@ -3,11 +3,8 @@
 // the data exactly) before it allocates tensors, so a corrupt file is an IoError.
 #include "nmode/checkpoint.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "atomic_file.hpp"
 #include "nmode/error.hpp"
 
 // Safetensors data is little-endian; with a little-endian host the float
@@ -91,36 +89,6 @@ std::string build_header(const Checkpoint& ckpt) {
   text.append((8 - text.size() % 8) % 8, ' ');
   return text;
 }
-
-// The temporary file of one save: removed on every path except a successful
-// rename, so an error never leaves debris beside the checkpoint.
-class TempFile {
- public:
-  explicit TempFile(std::string path) : path_(std::move(path)), file_(std::fopen(path_.c_str(), "wb")) {}
-  ~TempFile() {
-    if (file_) std::fclose(file_);
-    if (created() && !committed_) std::remove(path_.c_str());
-  }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-
-  bool created() const { return created_; }
-  std::FILE* file() const { return file_; }
-  const std::string& path() const { return path_; }
-  // Closes the stream (reporting errors from the final flush) before rename.
-  bool close() {
-    const int rc = std::fclose(file_);
-    file_ = nullptr;
-    return rc == 0;
-  }
-  void commit() { committed_ = true; }
-
- private:
-  std::string path_;
-  std::FILE* file_;
-  bool created_ = file_ != nullptr;
-  bool committed_ = false;
-};
 
 // A tensor entry of a parsed header; offsets are relative to the data buffer.
 struct Entry {
@@ -245,28 +213,16 @@ class HeaderReader {
 void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
   // Validation and serialisation come first: invalid input creates no file.
   const std::string header = build_header(ckpt);
-  TempFile tmp(path + ".tmp." + std::to_string(static_cast<long long>(::getpid())));
-  auto fail = [&](const std::string& what) {
-    return IoError("cannot write checkpoint '" + path + "': " + what + " (" + errno_text() + ")");
-  };
-  if (!tmp.created()) throw fail("cannot create temporary file '" + tmp.path() + "'");
-
-  auto write = [&](const void* data, size_t bytes, const std::string& what) {
-    if (bytes != 0 && std::fwrite(data, 1, bytes, tmp.file()) != bytes) throw fail("writing " + what + " failed");
-  };
   unsigned char length[8];
   for (int i = 0; i < 8; ++i) length[i] = static_cast<unsigned char>(static_cast<uint64_t>(header.size()) >> (8 * i));
-  write(length, sizeof length, "the header length");
-  write(header.data(), header.size(), "the header");
+  std::vector<ByteRange> pieces = {{length, sizeof length}, {header.data(), header.size()}};
   for (const auto& [name, tensor] : ckpt.tensors)
-    write(tensor.data(), static_cast<size_t>(tensor.size()) * sizeof(float), "tensor " + in_quotes(name));
-  // fsync before rename: otherwise a power loss can leave the renamed file empty.
-  if (std::fflush(tmp.file()) != 0) throw fail("flushing the temporary file failed");
-  if (::fsync(::fileno(tmp.file())) != 0) throw fail("fsync of the temporary file failed");
-  if (!tmp.close()) throw fail("closing the temporary file failed");
-  if (std::rename(tmp.path().c_str(), path.c_str()) != 0)
-    throw fail("renaming '" + tmp.path() + "' over it failed");
-  tmp.commit();
+    pieces.push_back({tensor.data(), static_cast<size_t>(tensor.size()) * sizeof(float)});
+  try {
+    write_file_atomically(path, pieces);
+  } catch (const IoError& e) {
+    throw IoError("cannot write checkpoint '" + path + "': " + e.what());
+  }
 }
 
 Checkpoint load_checkpoint(const std::string& path) {
