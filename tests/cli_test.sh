@@ -67,6 +67,16 @@ expect 2 "--n 50 exceeds the 20 test images" -- "$nmode" attack --model "$work/m
 expect 0 "" -- "$nmode" attack --model "$work/m.safetensors" --data-dir "$work/good" --eps 0.1 --n 20 --steps 2 --device cpu
 expect 2 "" -- "$nmode" certify --model "$work/m.safetensors" --data-dir "$work/good" --norm l3 --delta 0.1
 
+# Resuming: fewer epochs than the checkpoint has is an error; as many writes --out
+# without training; --json keeps stdout a single JSON document.
+expect 2 "has already trained 1 epochs" -- "$nmode" train --data-dir "$work/good" --resume "$work/m.safetensors" --epochs 0 --out "$work/r.safetensors"
+expect 0 "" -- "$nmode" train --data-dir "$work/good" --resume "$work/m.safetensors" --epochs 1 --no-test --json --out "$work/r.safetensors"
+if [[ ! -s $work/r.safetensors ]] || [[ $(head -c 1 "$work/out") != "{" ]] || ! grep -q '"after_epoch": 1' "$work/out"; then
+  echo "FAIL: resuming at the last epoch: want $work/r.safetensors and one JSON document on stdout, got:" >&2
+  sed 's/^/    /' "$work/out" >&2
+  failures=$((failures + 1))
+fi
+
 # Broken checkpoints: clear errors from every command that reads one.
 head -c 100 "$work/m.safetensors" >"$work/cut.safetensors"
 for file in garbage cut; do

@@ -37,10 +37,17 @@ void run(TrainArgs& a) {
   if (!parent.empty() && !std::filesystem::is_directory(parent))
     throw InvalidArgument("--out: folder '" + parent.string() + "' does not exist");
   std::unique_ptr<Trainer> trainer;
+  nlohmann::json resumed;  // part of the --json document, so stdout stays one JSON value
   if (!a.resume.empty()) {
     trainer = Trainer::resume(a.resume);
+    if (trainer->epochs_done() > a.train.epochs)
+      throw InvalidArgument("--epochs " + std::to_string(a.train.epochs) + ": '" + a.resume + "' has already trained " +
+                            std::to_string(trainer->epochs_done()) + " epochs");
     trainer->mutable_options().epochs = a.train.epochs;
-    std::cout << "resumed " << a.resume << " after epoch " << trainer->epochs_done() << "\n";
+    if (a.common.json)
+      resumed = {{"checkpoint", a.resume}, {"after_epoch", trainer->epochs_done()}};
+    else
+      std::cout << "resumed " << a.resume << " after epoch " << trainer->epochs_done() << "\n";
   } else {
     a.spec.validate();
     a.train.adam.decay_mode = a.decoupled ? WeightDecay::Decoupled : WeightDecay::L2;
@@ -57,6 +64,8 @@ void run(TrainArgs& a) {
     std::cout << model_summary(trainer->model().describe()) << " on " << a.dataset << " (" << train.size()
               << " training images), batch " << trainer->options().batch << ", " << openmp_threads() << " threads\n";
   nlohmann::json epochs = nlohmann::json::array();
+  // A checkpoint resumed at its last epoch has nothing left to train; --out still gets it.
+  if (trainer->epochs_done() == trainer->options().epochs) trainer->save(a.out);
   while (trainer->epochs_done() < trainer->options().epochs) {
     ProgressBar bar("epoch " + std::to_string(trainer->epochs_done() + 1), "img");
     const EpochStats e = trainer->train_epoch(train, [&](int64_t done, int64_t total, double loss, double acc) {
@@ -78,7 +87,11 @@ void run(TrainArgs& a) {
       std::fflush(stdout);
     }
   }
-  if (a.common.json) print_json({{"checkpoint", a.out}, {"epochs", epochs}});
+  if (a.common.json) {
+    nlohmann::json result = {{"checkpoint", a.out}, {"epochs", epochs}};
+    if (!resumed.is_null()) result["resumed"] = resumed;
+    print_json(result);
+  }
 }
 
 }  // namespace
