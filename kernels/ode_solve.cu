@@ -6,6 +6,7 @@
 // independent and need ~4 steps, so a warp-cooperative scheme has nothing to share.
 #include <cuda_runtime.h>
 
+#include <cstdio>
 #include <limits>
 
 #include "cuda_check.cuh"
@@ -68,6 +69,39 @@ __global__ void solve_kernel1(detail::ElementParams<float> p, int64_t n, const f
   }
 }
 
+// The statistics slots of one solve, from the stream-ordered pool: cudaMalloc and
+// cudaFree per call cost tens of microseconds, and cudaFree waits for the whole
+// device, which would serialise solves running on other streams. Devices without
+// memory pools get a plain cudaMalloc.
+class StatSlots {
+ public:
+  explicit StatSlots(cudaStream_t stream) : stream_(stream) {
+    void* p = nullptr;
+    const cudaError_t pooled = cudaMallocAsync(&p, kStatSlots * sizeof(unsigned long long), stream);
+    if (pooled == cudaErrorNotSupported) {
+      (void)cudaGetLastError();  // so a later cudaGetLastError does not report this one
+      pooled_ = false;
+      NMODE_CUDA_CHECK(cudaMalloc(&p, kStatSlots * sizeof(unsigned long long)));
+    } else {
+      NMODE_CUDA_CHECK(pooled);
+    }
+    data_ = static_cast<unsigned long long*>(p);
+  }
+  ~StatSlots() {
+    const cudaError_t status = pooled_ ? cudaFreeAsync(data_, stream_) : cudaFree(data_);
+    if (status != cudaSuccess) std::fprintf(stderr, "nmode: freeing solver statistics failed: %s\n",
+                                            cudaGetErrorString(status));
+  }
+  StatSlots(const StatSlots&) = delete;
+  StatSlots& operator=(const StatSlots&) = delete;
+  unsigned long long* data() { return data_; }
+
+ private:
+  cudaStream_t stream_;
+  bool pooled_ = true;
+  unsigned long long* data_ = nullptr;
+};
+
 template <class State>
 void launch_solve(const detail::ElementParams<float>& p, int64_t n, const float* gamma, const float* y0,
                   const SolveOutputs<float>& out, unsigned long long* stats, cudaStream_t stream) {
@@ -90,7 +124,7 @@ SolveStats solve_cuda(const SolverOptions& options, int64_t n, const float* d_ga
   SolveStats stats;
   if (n == 0) return stats;
   cudaStream_t stream = static_cast<cudaStream_t>(stream_ptr);
-  DeviceBuffer<unsigned long long> d_stats(kStatSlots);
+  StatSlots d_stats(stream);
   NMODE_CUDA_CHECK(cudaMemsetAsync(d_stats.data(), 0, kStatSlots * sizeof(unsigned long long), stream));
   const detail::ElementParams<float> p = element_params<float>(options);
   if (d_out.dy_dy0)
