@@ -12,6 +12,8 @@
 #   LIMIT           train on the first LIMIT images, 0 = all (0 / 2000)
 #   N               evaluate on the first N test images (1000 / 100)
 #   SEEDS           training seeds, space-separated ("0")
+#   MODELS          the compared models run by table2, table3 and fashion, a
+#                   subset of: nmode mlp-relu mlp-relu-pgd nmode-pgd nmode-trades (all)
 #   ATTACK_SEED     seed of the attacks' random starts and noise (0)
 #   HIDDEN LAMBDA T_END RTOL ATOL   reference nmODE model (2048, 3, 1, 1e-3, 1e-3)
 #   BATCH LR        Adam batch size and learning rate (256, 1e-3)
@@ -70,7 +72,13 @@ exp_init() {
   else
     : "${RESULTS_DIR:=$REPO_ROOT/results}" "${EPOCHS:=10}" "${LIMIT:=0}" "${N:=1000}" "${SQUARE_QUERIES:=5000}"
   fi
-  : "${SEEDS:=0}" "${ATTACK_SEED:=0}" "${THREADS:=0}"
+  : "${SEEDS:=0}" "${ATTACK_SEED:=0}" "${THREADS:=0}" "${MODELS:=${COMPARISON_MODELS[*]}}"
+  local model
+  for model in $MODELS; do
+    [[ " ${COMPARISON_MODELS[*]} " == *" $model "* ]] ||
+      die "MODELS: unknown model '$model' (choose from: ${COMPARISON_MODELS[*]})"
+  done
+  [[ -n ${MODELS// /} ]] || die "MODELS is empty (choose from: ${COMPARISON_MODELS[*]})"
   : "${HIDDEN:=2048}" "${LAMBDA:=3}" "${T_END:=1}" "${RTOL:=1e-3}" "${ATOL:=1e-3}" "${BATCH:=256}" "${LR:=1e-3}"
   : "${ADV_EPS:=0.05}" "${ADV_STEPS:=10}" "${TRADES_BETA:=6}"
   : "${PGD_STEPS:=40}" "${APGD_STEPS:=100}"
@@ -118,7 +126,8 @@ nmode_plus_flags() {
   FLAGS+=(--weight-decay "$2" --clip "$PLUS_CLIP" --stable-penalty "$PLUS_PENALTY")
 }
 
-# The five models compared in Tables 2 and 3 and on Fashion-MNIST.
+# The five models compared in Tables 2 and 3 and on Fashion-MNIST; $MODELS picks
+# some of them (checked in exp_init).
 COMPARISON_MODELS=(nmode mlp-relu mlp-relu-pgd nmode-pgd nmode-trades)
 
 # comparison_model NAME: LABEL (for tables) and FLAGS (for training).
@@ -364,12 +373,12 @@ plot_csv() {
 }
 
 # pgd_over_comparison_models DATASET NORM EPS...: trains (or reuses) every model of
-# COMPARISON_MODELS for each seed and appends its PGD accuracies at each EPS to the
+# MODELS for each seed and appends its PGD accuracies at each EPS to the
 # CSV file named by $csv, labelled with $PGD.
 pgd_over_comparison_models() {
   local dataset=$1 norm=$2 name seed
   shift 2
-  for name in "${COMPARISON_MODELS[@]}"; do
+  for name in $MODELS; do
     comparison_model "$name"
     for seed in $SEEDS; do
       ensure_model "$dataset" "$seed" "${FLAGS[@]}"

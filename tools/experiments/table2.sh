@@ -17,7 +17,7 @@ if ((QUICK)); then EPS=(0.01 0.05); else EPS=(0.01 0.03 0.05); fi
 PGD="PGD-$PGD_STEPS" APGD="APGD-$APGD_STEPS" SQUARE="Square-$SQUARE_QUERIES"
 csv="$OUT_DIR/results.csv"
 csv_start "$csv" "dataset,model,seed,$ATTACK_COLUMNS"
-for name in "${COMPARISON_MODELS[@]}"; do
+for name in $MODELS; do
   comparison_model "$name"
   for seed in $SEEDS; do
     ensure_model mnist "$seed" "${FLAGS[@]}"
