@@ -22,7 +22,6 @@
 namespace nmode {
 namespace {
 
-
 constexpr double kUnit = 0x1.0p-24;  // float's unit roundoff u
 
 // Higham's gamma_k = k u / (1 - k u): a float sum of k products, in any order and

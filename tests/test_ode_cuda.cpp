@@ -8,10 +8,10 @@
 #include <random>
 #include <vector>
 
+#include "gpu_test_util.hpp"
 #include "nmode/cuda_solver.hpp"
 #include "nmode/device.hpp"
 #include "nmode/error.hpp"
-#include "gpu_test_util.hpp"
 #include "ode_test_util.hpp"
 
 namespace nmode {

@@ -101,7 +101,8 @@ NMODE_HD inline void solver_sincos(T x, T& s, T& c) {
 // For double it is built from the bits (the mantissa truncated) rather than by a
 // double-to-float conversion: GCC counts that conversion as possibly trapping and
 // will not if-convert, so not vectorise, a lane loop that runs it conditionally.
-constexpr uint64_t kFloatToDoubleBias = uint64_t(1023 - 127) << 23;  // exponent biases, at float's exponent bits
+// The difference of the exponent biases, placed at float's exponent bits.
+constexpr uint64_t kFloatToDoubleBias = uint64_t(1023 - 127) << 23;
 NMODE_HD inline uint32_t float_bits_of(float x) { return bit_cast_of<uint32_t>(x); }
 NMODE_HD inline uint32_t float_bits_of(double x) {
   return static_cast<uint32_t>((bit_cast_of<uint64_t>(x) >> 29) - kFloatToDoubleBias);
@@ -124,8 +125,8 @@ NMODE_HD inline T inv_fifth_root(T a) {
   T g = from_float_bits<T>(bits);
   // The first guess is within 7.3 %; each Newton step about squares the relative
   // error (times ~3): 1.8 %, then 9.2e-4 (tests/test_fast_math.cpp), ample for
-  // step-size factors, which are heuristics clamped to [0.2, 10] anyway. Written out (not a loop) so the
-  // vectoriser sees straight-line code.
+  // step-size factors, which are heuristics clamped to [0.2, 10] anyway. Written
+  // out (not a loop) so the vectoriser sees straight-line code.
   g = g * (T(6) - am * (g * g) * (g * g) * g) * T(0.2);
   g = g * (T(6) - am * (g * g) * (g * g) * g) * T(0.2);
   return g;
