@@ -1,7 +1,9 @@
 // Solver throughput (elements/s) on gamma ~ N(0, 2^2), lambda = 3, next to its
-// floor: a plain vectorised loop that evaluates the right-hand side as many times
-// as the solver did, the arithmetic no solver can avoid. Each solver benchmark
-// reports floor_ratio = solver rate / floor rate, measured in the same process.
+// floor (nmode::rhs_floor: the right-hand side evaluated as many times as the
+// solver did, in the same SIMD lanes, the arithmetic no solver can avoid), for
+// every SIMD target this CPU supports (or the one NMODE_SIMD names). Each solver
+// benchmark reports floor_ratio = solver rate / floor rate, measured in the same
+// process, and the share of idle lane slots.
 // GPU benchmarks (CUDA events) register only when a GPU is usable.
 #include <benchmark/benchmark.h>
 
@@ -9,6 +11,10 @@
 #include <chrono>
 #include <type_traits>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <string>
 #include <vector>
 
 #ifdef _OPENMP
@@ -16,11 +22,11 @@
 #endif
 
 #include "nmode/cuda_solver.hpp"
-#include "nmode/detail/nmode_rhs.hpp"
 #include "nmode/device.hpp"
 #include "nmode/device_buffer.hpp"
 #include "nmode/ode.hpp"
 #include "nmode/random.hpp"
+#include "nmode/simd.hpp"
 
 #if defined(NMODE_HAS_CUDA)
 #include <cuda_runtime.h>
@@ -48,38 +54,6 @@ void set_threads(int threads) {
 #endif
 }
 
-// The floor: `evals` right-hand-side evaluations per element, vectorised across
-// the elements of a block, with a dependency chain so none can be skipped.
-template <class T, class State>
-double floor_seconds(const std::vector<T>& gamma, int evals, std::vector<T>& sink) {
-  constexpr int W = 64;
-  constexpr bool sens = std::is_same_v<State, nmode::detail::SensState<T>>;
-  const int64_t n = int64_t(gamma.size());
-  const auto t0 = std::chrono::steady_clock::now();
-#pragma omp parallel for schedule(static)
-  for (int64_t base = 0; base < n; base += W) {
-    T g[W] = {}, y[W] = {}, sv[W] = {}, qv[W] = {};
-    const int64_t count = std::min<int64_t>(W, n - base);
-    for (int64_t l = 0; l < count; ++l) g[l] = gamma[size_t(base + l)];
-    for (int e = 0; e < evals; ++e) {
-#pragma GCC ivdep
-      for (int l = 0; l < W; ++l) {
-        const nmode::detail::NmodeRhs<T> f{g[l], T(3)};
-        if constexpr (sens) {
-          const nmode::detail::SensState<T> k = f(T(0), nmode::detail::SensState<T>{y[l], sv[l], qv[l]});
-          y[l] += T(1e-3) * k.y;
-          sv[l] += T(1e-3) * k.s;
-          qv[l] += T(1e-3) * k.q;
-        } else {
-          y[l] += T(1e-3) * f(T(0), nmode::detail::ValueState<T>{y[l]}).y;
-        }
-      }
-    }
-    for (int64_t l = 0; l < count; ++l) sink[size_t(base + l)] = y[l] + sv[l] + qv[l];
-  }
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
 // Times the solver and its floor alternately in each iteration, so both see the
 // same machine state; floor_ratio = solver rate / floor rate.
 template <class T>
@@ -88,6 +62,8 @@ void BM_SolverVsFloor(benchmark::State& state) {
   const double t_end = double(state.range(1)) / 100.0;
   const bool sens = state.range(2) != 0;
   const int threads = int(state.range(3));
+  const nmode::SimdTarget target = static_cast<nmode::SimdTarget>(state.range(4));
+  nmode::set_simd_target(target);
   set_threads(threads);
   const std::vector<T> gamma = random_gamma<T>(n);
   std::vector<T> y(gamma.size()), s(sens ? gamma.size() : 0), q(sens ? gamma.size() : 0), sink(gamma.size());
@@ -106,8 +82,9 @@ void BM_SolverVsFloor(benchmark::State& state) {
     const auto t0 = std::chrono::steady_clock::now();
     stats = nmode::solve_cpu<T>(o, n, gamma.data(), nullptr, out);
     solver_total += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    floor_total += sens ? floor_seconds<T, nmode::detail::SensState<T>>(gamma, evals, sink)
-                        : floor_seconds<T, nmode::detail::ValueState<T>>(gamma, evals, sink);
+    const auto t1 = std::chrono::steady_clock::now();
+    nmode::rhs_floor<T>(n, gamma.data(), evals, sens, sink.data());
+    floor_total += std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
     benchmark::DoNotOptimize(y.data());
     benchmark::DoNotOptimize(sink.data());
   }
@@ -117,18 +94,33 @@ void BM_SolverVsFloor(benchmark::State& state) {
   state.counters["floor_ratio"] = floor_total / solver_total;  // = solver rate / floor rate
   state.counters["steps"] = stats.mean_accepted();
   state.counters["rhs_per_element"] = evals;
-  state.SetLabel(std::string(sizeof(T) == 4 ? "float" : "double") + (sens ? " sens" : " value") +
-                 " threads=" + std::to_string(threads));
+  state.counters["idle_lanes"] = stats.idle_lane_fraction();
+  state.SetLabel(std::string(nmode::to_string(target)) + (sizeof(T) == 4 ? " float" : " double") +
+                 (sens ? " sens" : " value") + " threads=" + std::to_string(threads));
 }
 
+// The targets to measure: the one NMODE_SIMD names, or every supported one.
+std::vector<nmode::SimdTarget> measured_targets() {
+  const char* forced = std::getenv("NMODE_SIMD");
+  if (!forced || !*forced) return nmode::supported_simd_targets();
+  try {
+    return {nmode::active_simd_target()};
+  } catch (const std::exception&) {
+    return {};  // main reports the bad name
+  }
+}
+
+// Args: elements, t_end * 100, sensitivities, threads, SIMD target.
 void size_sweep(benchmark::internal::Benchmark* b) {
-  for (int p = 10; p <= 22; p += 2) b->Args({int64_t(1) << p, 100, 1, 2});
+  for (nmode::SimdTarget target : measured_targets())
+    for (int p = 10; p <= 22; p += 2) b->Args({int64_t(1) << p, 100, 1, 2, int64_t(target)});
 }
 
 void config_sweep(benchmark::internal::Benchmark* b) {
-  for (int64_t t : {5, 100, 500})
-    for (int64_t sens : {0, 1})
-      for (int64_t threads : {1, 2}) b->Args({256 * 2048, t, sens, threads});
+  for (nmode::SimdTarget target : measured_targets())
+    for (int64_t t : {5, 100, 500})
+      for (int64_t sens : {0, 1})
+        for (int64_t threads : {1, 2}) b->Args({256 * 2048, t, sens, threads, int64_t(target)});
 }
 
 #if defined(NMODE_HAS_CUDA)
@@ -186,6 +178,12 @@ int main(int argc, char** argv) {
     benchmark::AddCustomContext("gpu", "none: " + reason);
   }
 #endif
+  try {
+    benchmark::AddCustomContext("nmode_simd_target", nmode::to_string(nmode::active_simd_target()));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_ode: %s\n", e.what());
+    return 2;
+  }
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

@@ -47,16 +47,20 @@ __global__ void solve_kernel1(detail::ElementParams<float> p, int64_t n, const f
     detail::element_begin(e, static_cast<double>(gamma[i]), y0 ? y0[i] : 0.0f, p);
     while (!e.done) detail::element_attempt(e, p);
     detail::write_element(e, i, out);
-    const unsigned long long attempts = e.accepted + e.rejected;
+    // Counts are whole numbers held in floats (detail::kMaxStepsLimit).
+    const unsigned long long accepted = static_cast<unsigned long long>(e.accepted);
+    const unsigned long long rejected = static_cast<unsigned long long>(e.rejected);
+    const unsigned long long attempts = accepted + rejected;
     local[kElements] += 1;
-    local[kAccepted] += e.accepted;
-    local[kRejected] += e.rejected;
-    local[kMaxAccepted] = max(local[kMaxAccepted], (unsigned long long)e.accepted);
+    local[kAccepted] += accepted;
+    local[kRejected] += rejected;
+    local[kMaxAccepted] = max(local[kMaxAccepted], accepted);
     local[kMaxAttempts] = max(local[kMaxAttempts], attempts);
-    local[kConverged] += e.status == detail::kConverged;
-    local[kMaxStepsHit] += e.status == detail::kMaxSteps;
-    local[kNonFiniteSeen] += e.status == detail::kNonFinite;
-    local[kTooSmall] += e.status == detail::kStepTooSmall;
+    const int status = static_cast<int>(e.status);
+    local[kConverged] += status == detail::kConverged;
+    local[kMaxStepsHit] += status == detail::kMaxSteps;
+    local[kNonFiniteSeen] += status == detail::kNonFinite;
+    local[kTooSmall] += status == detail::kStepTooSmall;
   }
   // Every thread of a launched block reaches here, so full-warp shuffles are safe.
   for (int s = 0; s < kStatSlots; ++s) {

@@ -35,7 +35,9 @@ void SolverOptions::validate() const {
     throw InvalidArgument("t_end must be finite and >= 0, got " + number(t_end));
   if (!std::isfinite(rtol) || rtol <= 0) throw InvalidArgument("rtol must be > 0, got " + number(rtol));
   if (!std::isfinite(atol) || atol < 0) throw InvalidArgument("atol must be >= 0, got " + number(atol));
-  if (max_steps < 1) throw InvalidArgument("max_steps must be >= 1, got " + std::to_string(max_steps));
+  if (max_steps < 1 || max_steps > detail::kMaxStepsLimit)
+    throw InvalidArgument("max_steps must be in [1, " + std::to_string(detail::kMaxStepsLimit) + "], got " +
+                          std::to_string(max_steps));
 }
 
 int64_t SolveStats::rhs_evaluations() const {
@@ -43,7 +45,12 @@ int64_t SolveStats::rhs_evaluations() const {
   return 6 * (accepted_steps + rejected_steps) + 2 * (elements - non_finite);
 }
 
+double SolveStats::idle_lane_fraction() const {
+  return lane_slots > 0 ? 1.0 - double(accepted_steps + rejected_steps) / double(lane_slots) : 0.0;
+}
+
 void SolveStats::merge(const SolveStats& o) {
+  lane_slots += o.lane_slots;
   elements += o.elements;
   accepted_steps += o.accepted_steps;
   rejected_steps += o.rejected_steps;

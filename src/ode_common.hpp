@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include "nmode/detail/element_solver.hpp"
+#include "nmode/detail/element_params.hpp"
 #include "nmode/ode.hpp"
 
 namespace nmode {

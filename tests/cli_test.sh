@@ -84,6 +84,17 @@ for file in garbage cut; do
   expect 1 "$file.safetensors" -- "$nmode" info --model "$work/$file.safetensors"
 done
 
+# SIMD targets: NMODE_SIMD forces one by name (any case); an unknown one is a
+# usage error before any work. Every target the CPU supports solves the paper's
+# Table 1 case to the same printed value.
+expect 2 "unknown SIMD target 'avx1024'" -- env NMODE_SIMD=avx1024 "$nmode" solve --lambda 5 --t-end 1 --gamma 0.2222
+expect 0 "" -- env NMODE_SIMD=Scalar "$nmode" info
+for target in $("$nmode" info --json | jq -r '.simd_supported[]'); do
+  expect 0 "" -- env NMODE_SIMD="$target" "$nmode" solve --lambda 5 --t-end 1 --gamma 0.2222
+  grep -q " 0\.01044" "$work/out" ||
+    { echo "FAIL: NMODE_SIMD=$target solve printed: $(cat "$work/out")" >&2; failures=$((failures + 1)); }
+done
+
 # Devices: without a GPU, cuda is an error that says so and auto falls back with
 # a one-line notice; with one, both run.
 if "$nmode" info --json | grep -q '"gpu": true'; then

@@ -17,12 +17,24 @@
 #include "nmode/error.hpp"
 #include "nmode/ode.hpp"
 #include "ode_test_util.hpp"
+#include "simd_test_util.hpp"
 
 namespace nmode {
 namespace {
 
 using test::load_golden;
 using test::solve_vector;
+
+// Every suite runs once per supported SIMD target.
+NMODE_PER_SIMD_TARGET(Table1);
+NMODE_PER_SIMD_TARGET(Golden);
+NMODE_PER_SIMD_TARGET(ConvergenceOrder);
+NMODE_PER_SIMD_TARGET(Sensitivities);
+NMODE_PER_SIMD_TARGET(Independence);
+NMODE_PER_SIMD_TARGET(Guards);
+NMODE_PER_SIMD_TARGET(InitialStepChoice);
+NMODE_PER_SIMD_TARGET(Theorem1);
+NMODE_PER_SIMD_TARGET(Stats);
 
 SolverOptions tight(double lambda, double t_end) {
   SolverOptions o;
@@ -40,7 +52,7 @@ double round_to(double v, int decimals) {
 }
 
 // ---------------------------------------------------------------- Table 1
-TEST(Table1, NmodeRowsRoundToThePaper) {
+TEST_P(Table1, NmodeRowsRoundToThePaper) {
   const auto g = load_golden()["table1"];
   // gamma = W x: five ones in x times 0.4/9 and 0.5/9.
   const std::vector<double> gamma = {5 * 0.4 / 9, 5 * 0.5 / 9};
@@ -54,7 +66,7 @@ TEST(Table1, NmodeRowsRoundToThePaper) {
   }
 }
 
-TEST(Table1, UnstablePlusLambdaVariantMatchesPaperAndNeverHangs) {
+TEST_P(Table1, UnstablePlusLambdaVariantMatchesPaperAndNeverHangs) {
   const auto ref = load_golden()["table1"]["P_nmODE"];
   const std::vector<double> gamma = {5 * 0.4 / 9, 5 * 0.5 / 9};
   // dy/dt = +5y + sin^2(y + gamma) is lambda = -5 in our convention.
@@ -76,7 +88,7 @@ TEST(Table1, UnstablePlusLambdaVariantMatchesPaperAndNeverHangs) {
 }
 
 // ---------------------------------------------------------------- golden values
-TEST(Golden, DoubleAtTightToleranceMatchesHighPrecisionReference) {
+TEST_P(Golden, DoubleAtTightToleranceMatchesHighPrecisionReference) {
   const auto cases = load_golden()["random_cases"]["cases"];
   for (const auto& c : cases) {
     const double lambda = c["lam"], t_end = c["tbar"];
@@ -90,7 +102,7 @@ TEST(Golden, DoubleAtTightToleranceMatchesHighPrecisionReference) {
   }
 }
 
-TEST(Golden, FloatAtDefaultToleranceWithinDerivedBound) {
+TEST_P(Golden, FloatAtDefaultToleranceWithinDerivedBound) {
   const auto cases = load_golden()["random_cases"]["cases"];
   for (const auto& c : cases) {
     SolverOptions o;
@@ -114,7 +126,7 @@ TEST(Golden, FloatAtDefaultToleranceWithinDerivedBound) {
   }
 }
 
-TEST(Golden, FloatAtTightToleranceIsLimitedByRounding) {
+TEST_P(Golden, FloatAtTightToleranceIsLimitedByRounding) {
   const auto cases = load_golden()["random_cases"]["cases"];
   for (const auto& c : cases) {
     SolverOptions o;
@@ -132,7 +144,7 @@ TEST(Golden, FloatAtTightToleranceIsLimitedByRounding) {
   }
 }
 
-TEST(Golden, GammaShiftedByMultiplesOfPiGivesTheSameSolution) {
+TEST_P(Golden, GammaShiftedByMultiplesOfPiGivesTheSameSolution) {
   // y is pi-periodic in gamma; the argument reduction must keep large gammas accurate.
   const auto c = load_golden()["random_cases"]["cases"][5];
   std::vector<double> gamma;
@@ -161,7 +173,7 @@ void one_step(const Rhs& f, double h, double y0, double& y1, double& est) {
   y1 = y_new;
 }
 
-TEST(ConvergenceOrder, LocalErrorOfSolutionIsOrder5AndEstimateIsOrder4) {
+TEST_P(ConvergenceOrder, LocalErrorOfSolutionIsOrder5AndEstimateIsOrder4) {
   // Local error of an order-p method scales as h^(p+1): halving h divides the
   // error of the 5th-order solution by ~2^6 and the embedded estimate by ~2^5.
   // y' = cos t is pure quadrature, for which DP5's weights are more accurate than
@@ -196,7 +208,7 @@ TEST(ConvergenceOrder, LocalErrorOfSolutionIsOrder5AndEstimateIsOrder4) {
   }
 }
 
-TEST(ConvergenceOrder, GlobalErrorWithFixedStepsIsOrder5) {
+TEST_P(ConvergenceOrder, GlobalErrorWithFixedStepsIsOrder5) {
   const Decay f{3.0};
   double prev = 0;
   for (int k = 0; k < 3; ++k) {
@@ -231,7 +243,7 @@ Trajectory record_steps(double gamma, double lambda, double t_end, double tol, d
   Trajectory tr;
   while (!e.done) {
     const double h = e.t + 1.01 * e.h >= t_end ? t_end - e.t : e.h;  // as element_attempt
-    const int32_t before = e.accepted;
+    const double before = e.accepted;
     detail::element_attempt(e, p);
     if (e.accepted > before) tr.steps.push_back(h);
   }
@@ -252,7 +264,7 @@ double frozen_map(const Trajectory& tr, double gamma, double lambda, double y0) 
   return y.y;
 }
 
-TEST(Sensitivities, EqualFiniteDifferencesOfTheFrozenDiscreteMap) {
+TEST_P(Sensitivities, EqualFiniteDifferencesOfTheFrozenDiscreteMap) {
   std::mt19937_64 rng(7);
   std::normal_distribution<double> normal(0.0, 2.0);
   std::uniform_real_distribution<double> lam(1.5, 10.0), tend(0.05, 5.0), start(-0.5, 0.5);
@@ -280,7 +292,7 @@ TEST(Sensitivities, EqualFiniteDifferencesOfTheFrozenDiscreteMap) {
   }
 }
 
-TEST(Sensitivities, ValueIsBitwiseIdenticalWithOrWithoutGradients) {
+TEST_P(Sensitivities, ValueIsBitwiseIdenticalWithOrWithoutGradients) {
   std::mt19937 rng(3);
   std::normal_distribution<float> normal(0.0f, 2.0f);
   std::vector<float> gamma(1000);
@@ -292,7 +304,7 @@ TEST(Sensitivities, ValueIsBitwiseIdenticalWithOrWithoutGradients) {
   EXPECT_EQ(a.stats.accepted_steps, b.stats.accepted_steps);
 }
 
-TEST(Sensitivities, StayAccurateWhereYIsNearZero) {
+TEST_P(Sensitivities, StayAccurateWhereYIsNearZero) {
   // Near gamma = k*pi, y ~ 0 and y's error estimate lets h grow without bound;
   // the sensitivity equation (Jacobian down to -lambda-1) then leaves DP5's
   // stability interval unless h is capped. Before the cap, s was off by 0.6 at
@@ -318,7 +330,7 @@ TEST(Sensitivities, StayAccurateWhereYIsNearZero) {
 }
 
 // ---------------------------------------------------------------- independence
-TEST(Independence, ElementResultDoesNotDependOnBatchOrThreads) {
+TEST_P(Independence, ElementResultDoesNotDependOnBatchOrThreads) {
   std::mt19937 rng(11);
   std::normal_distribution<float> normal(0.0f, 3.0f);
   const int n = 4097;
@@ -352,7 +364,7 @@ TEST(Independence, ElementResultDoesNotDependOnBatchOrThreads) {
 #endif
 }
 
-TEST(Independence, AwkwardSizes) {
+TEST_P(Independence, AwkwardSizes) {
   SolverOptions o;
   for (int n : {0, 1, 31, 32, 33, 1000, 4097}) {
     std::vector<double> gamma(n);
@@ -365,7 +377,7 @@ TEST(Independence, AwkwardSizes) {
 }
 
 // ---------------------------------------------------------------- guards
-TEST(Guards, MaxStepsIsReportedAndReturns) {
+TEST_P(Guards, MaxStepsIsReportedAndReturns) {
   SolverOptions o;
   o.max_steps = 2;
   o.t_end = 5.0;
@@ -377,7 +389,7 @@ TEST(Guards, MaxStepsIsReportedAndReturns) {
   EXPECT_EQ(r.stats.max_attempts, 2);
 }
 
-TEST(Guards, NonFiniteGammaFailsThatElementOnly) {
+TEST_P(Guards, NonFiniteGammaFailsThatElementOnly) {
   const float inf = std::numeric_limits<float>::infinity();
   const std::vector<float> gamma = {0.5f, std::numeric_limits<float>::quiet_NaN(), -inf, 0.5f};
   const auto r = solve_vector(SolverOptions{}, gamma, true);
@@ -390,7 +402,7 @@ TEST(Guards, NonFiniteGammaFailsThatElementOnly) {
   EXPECT_EQ(r.stats.converged, 2);
 }
 
-TEST(Guards, ZeroEndTimeReturnsStartWithZeroSensitivities) {
+TEST_P(Guards, ZeroEndTimeReturnsStartWithZeroSensitivities) {
   SolverOptions o;
   o.t_end = 0.0;
   const std::vector<double> y0 = {0.25, -1.0};
@@ -405,7 +417,7 @@ TEST(Guards, ZeroEndTimeReturnsStartWithZeroSensitivities) {
   EXPECT_EQ(r.stats.accepted_steps, 0);
 }
 
-TEST(Guards, StiffCaseConvergesWithinBudget) {
+TEST_P(Guards, StiffCaseConvergesWithinBudget) {
   SolverOptions o;
   o.lambda = 30;
   o.t_end = 5;
@@ -420,7 +432,7 @@ TEST(Guards, StiffCaseConvergesWithinBudget) {
 // atol = 0 is valid (pure relative control). At y0 = 0 the error scale
 // atol + rtol |y| is then 0: the solver must still start and converge, including
 // at gamma = 0 where y stays exactly 0, and agree with a tight reference.
-TEST(Guards, PureRelativeToleranceConverges) {
+TEST_P(Guards, PureRelativeToleranceConverges) {
   const std::vector<double> gamma = {0.0, 0.7, -1.3, 3.0};
   const auto ref = solve_vector(tight(3.0, 1.0), gamma, false);
   for (InitialStep rule : {InitialStep::Probe, InitialStep::Textbook}) {
@@ -441,7 +453,7 @@ TEST(Guards, PureRelativeToleranceConverges) {
   }
 }
 
-TEST(Guards, OverflowingUnstableVariantEndsWithAFailureStatus) {
+TEST_P(Guards, OverflowingUnstableVariantEndsWithAFailureStatus) {
   SolverOptions o;
   o.lambda = -5;  // y grows like exp(5t): float overflows near t = 18
   o.t_end = 40;
@@ -451,7 +463,7 @@ TEST(Guards, OverflowingUnstableVariantEndsWithAFailureStatus) {
   EXPECT_EQ(r.stats.failed(), 1);
 }
 
-TEST(Guards, InvalidOptionsThrowNamingTheOption) {
+TEST_P(Guards, InvalidOptionsThrowNamingTheOption) {
   auto expect_throw = [](SolverOptions o, const std::string& word) {
     try {
       solve_vector(o, std::vector<double>{0.1}, false);
@@ -482,7 +494,7 @@ TEST(Guards, InvalidOptionsThrowNamingTheOption) {
 }
 
 // ---------------------------------------------------------------- initial step
-TEST(InitialStep, UncappedProbeSavesAboutThreeStepsPerElement) {
+TEST_P(InitialStepChoice, UncappedProbeSavesAboutThreeStepsPerElement) {
   std::mt19937 rng(5);
   std::normal_distribution<float> normal(0.0f, 2.0f);
   std::vector<float> gamma(20000);
@@ -499,7 +511,7 @@ TEST(InitialStep, UncappedProbeSavesAboutThreeStepsPerElement) {
 }
 
 // ---------------------------------------------------------------- Theorem 1
-TEST(Theorem1, OutputDifferenceIsBoundedByTauOverLambdaMinusOne) {
+TEST_P(Theorem1, OutputDifferenceIsBoundedByTauOverLambdaMinusOne) {
   std::mt19937_64 rng(2024);
   std::uniform_real_distribution<double> unit(-1.0, 1.0), lam(1.2, 8.0), tend(0.05, 6.0);
   for (int trial = 0; trial < 30; ++trial) {
@@ -540,7 +552,7 @@ TEST(Theorem1, OutputDifferenceIsBoundedByTauOverLambdaMinusOne) {
 }
 
 // ---------------------------------------------------------------- stats
-TEST(Stats, CountsAddUp) {
+TEST_P(Stats, CountsAddUp) {
   std::vector<double> gamma(100, 0.7);
   gamma[3] = std::nan("");
   const auto r = solve_vector(SolverOptions{}, gamma, false);
@@ -549,6 +561,74 @@ TEST(Stats, CountsAddUp) {
   EXPECT_EQ(r.stats.accepted_steps, 99 * r.stats.max_accepted);  // identical elements
   EXPECT_GT(r.stats.rhs_evaluations(), 6 * r.stats.accepted_steps);
   EXPECT_NE(r.stats.summary().find("non-finite"), std::string::npos);
+}
+
+// ---------------------------------------------------------------- SIMD targets
+// Every supported target computes what the scalar target computes, the code one
+// CUDA thread runs: bitwise, since no target fuses a multiply-add the scalar code
+// does not (CMakeLists.txt). Also on the unstable variant and at t_end = 0.05, 5.
+template <class T>
+void expect_targets_agree_with_scalar(const SolverOptions& o, int64_t n) {
+  std::mt19937 rng(11);
+  std::normal_distribution<double> normal(0.0, 2.0);
+  std::vector<T> gamma(static_cast<size_t>(n));
+  for (auto& g : gamma) g = static_cast<T>(normal(rng));
+  gamma[3] = std::numeric_limits<T>::quiet_NaN();  // a failed element in the middle of a block
+  const SimdTarget before = active_simd_target();
+  set_simd_target(SimdTarget::Scalar);
+  // y with dy/dgamma and dy/dlambda: the training path (without dy/dy0).
+  const auto sens_only = [&](std::vector<T>& y, std::vector<T>& s, std::vector<T>& q) {
+    y.assign(gamma.size(), T(0));
+    s.assign(gamma.size(), T(0));
+    q.assign(gamma.size(), T(0));
+    SolveOutputs<T> out;
+    out.y = y.data();
+    out.dy_dgamma = s.data();
+    out.dy_dlambda = q.data();
+    solve_cpu<T>(o, n, gamma.data(), nullptr, out);
+  };
+  const auto ref = solve_vector(o, gamma, true);
+  const auto ref_value = solve_vector(o, gamma, false);
+  std::vector<T> ref_y, ref_s, ref_q, y, s, q;
+  sens_only(ref_y, ref_s, ref_q);
+  for (SimdTarget t : supported_simd_targets()) {
+    set_simd_target(t);
+    const auto r = solve_vector(o, gamma, true);
+    const auto value = solve_vector(o, gamma, false);
+    sens_only(y, s, q);
+    const auto same = [](const std::vector<T>& a, const std::vector<T>& b) {
+      return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
+    };
+    EXPECT_TRUE(same(r.y, ref.y)) << to_string(t) << ": y";
+    EXPECT_TRUE(same(r.dy_dgamma, ref.dy_dgamma)) << to_string(t) << ": dy/dgamma";
+    EXPECT_TRUE(same(r.dy_dlambda, ref.dy_dlambda)) << to_string(t) << ": dy/dlambda";
+    EXPECT_TRUE(same(r.dy_dy0, ref.dy_dy0)) << to_string(t) << ": dy/dy0";
+    EXPECT_TRUE(same(value.y, ref_value.y)) << to_string(t) << ": y without sensitivities";
+    EXPECT_TRUE(same(y, ref_y) && same(s, ref_s) && same(q, ref_q)) << to_string(t) << ": y, s, q without dy/dy0";
+    EXPECT_EQ(r.stats.accepted_steps, ref.stats.accepted_steps) << to_string(t);
+    EXPECT_EQ(r.stats.rejected_steps, ref.stats.rejected_steps) << to_string(t);
+    EXPECT_EQ(r.stats.non_finite, 1) << to_string(t);
+    EXPECT_GE(r.stats.lane_slots, r.stats.accepted_steps + r.stats.rejected_steps) << to_string(t);
+  }
+  set_simd_target(before);
+}
+
+TEST(SimdTargetsAgree, BitwiseWithTheScalarTargetInFloat) {
+  for (double t_end : {0.05, 1.0, 5.0}) {
+    SolverOptions o;
+    o.t_end = t_end;
+    expect_targets_agree_with_scalar<float>(o, 5000);
+  }
+  SolverOptions unstable;
+  unstable.lambda = -5.0;
+  unstable.t_end = 0.5;
+  expect_targets_agree_with_scalar<float>(unstable, 2000);
+}
+
+TEST(SimdTargetsAgree, BitwiseWithTheScalarTargetInDouble) {
+  SolverOptions o;
+  o.rtol = o.atol = 1e-8;
+  expect_targets_agree_with_scalar<double>(o, 3000);
 }
 
 }  // namespace

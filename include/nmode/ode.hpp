@@ -28,7 +28,7 @@ struct SolverOptions {
   double t_end = 1.0;   // >= 0
   double rtol = 1e-3;   // > 0
   double atol = 1e-3;   // >= 0
-  int32_t max_steps = 1000;  // attempts (accepted + rejected) per element, >= 1
+  int32_t max_steps = 1000;  // attempts (accepted + rejected) per element, in [1, 2^24]
   InitialStep initial_step = InitialStep::Probe;
 
   // Throws InvalidArgument naming the option and its value.
@@ -59,16 +59,22 @@ struct SolveStats {
   int64_t hit_max_steps = 0;
   int64_t non_finite = 0;
   int64_t step_too_small = 0;
+  // Attempt slots the CPU's lane blocks ran: a block runs until its slowest lane
+  // is done, so slots >= attempts; 0 where not measured (CUDA).
+  int64_t lane_slots = 0;
 
   int64_t failed() const { return hit_max_steps + non_finite + step_too_small; }
   double mean_accepted() const { return elements ? double(accepted_steps) / double(elements) : 0.0; }
   // Right-hand-side evaluations spent: 6 per attempt (FSAL) plus 2 per started element.
   int64_t rhs_evaluations() const;
+  // The share of lane slots spent on elements that had already finished.
+  double idle_lane_fraction() const;
   void merge(const SolveStats& other);
   std::string summary() const;  // one line for logs
 };
 
-// CPU backend (OpenMP over blocks, SIMD across the elements of a block).
+// CPU backend (OpenMP over work items, SIMD across the elements of a lane block,
+// on the active SIMD target: see nmode/simd.hpp).
 // gamma, y0: (n) host arrays; y0 == nullptr means y0 = 0.
 template <class T>
 SolveStats solve_cpu(const SolverOptions& options, int64_t n, const T* gamma, const T* y0,
@@ -79,5 +85,13 @@ SolveStats solve_cpu(const SolverOptions& options, int64_t n, const T* gamma, co
 template <class T>
 SolveStats solve(const SolverOptions& options, int64_t n, const T* gamma, const T* y0,
                  const SolveOutputs<T>& out, Device device = Device::Cpu);
+
+// A benchmark's floor: the arithmetic no solver can avoid. `evaluations` nmODE
+// right-hand sides per element (lambda = 3; with the sensitivities when asked),
+// each feeding the next so none can be skipped, in the lanes of the active SIMD
+// target with the solver's own right-hand side, OpenMP over work items. Writes one
+// value per element to sink (n).
+template <class T>
+void rhs_floor(int64_t n, const T* gamma, int evaluations, bool sensitivities, T* sink);
 
 }  // namespace nmode

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cli.hpp"
+#include "nmode/simd.hpp"
 #include "nmode/error.hpp"
 #include "nmode/ode.hpp"
 #include "nmode/random.hpp"
@@ -45,13 +46,17 @@ void run(const BenchArgs& a, Device device) {
   const double median = seconds[seconds.size() / 2];
   const double rate = double(a.n) / median;
   const std::string where =
-      device == Device::Cuda ? "cuda (" + cuda_device_name() + ")" : "cpu (" + std::to_string(openmp_threads()) + " threads)";
+      device == Device::Cuda ? "cuda (" + cuda_device_name() + ")"
+                             : "cpu (" + std::to_string(openmp_threads()) + " threads, SIMD target " +
+                                   to_string(active_simd_target()) + ")";
   if (a.common.json) {
     print_json({{"elements", a.n}, {"elements_per_second", rate}, {"median_seconds", median},
                 {"repeat", a.repeat}, {"mean_accepted_steps", stats.mean_accepted()},
                 {"max_accepted_steps", stats.max_accepted}, {"rejected_steps", stats.rejected_steps},
                 {"failed", stats.failed()}, {"sensitivities", a.sens}, {"lambda", a.solver.lambda},
-                {"t_end", a.solver.t_end}, {"rtol", a.solver.rtol}, {"atol", a.solver.atol}, {"device", where}});
+                {"t_end", a.solver.t_end}, {"rtol", a.solver.rtol}, {"atol", a.solver.atol}, {"device", where},
+                {"simd_target", device == Device::Cuda ? "" : to_string(active_simd_target())},
+                {"idle_lane_fraction", stats.idle_lane_fraction()}});
   } else {
     std::printf("%lld elements, t_end %g, lambda %g, tol %g/%g, %s, on %s\n", (long long)a.n, a.solver.t_end,
                 a.solver.lambda, a.solver.rtol, a.solver.atol, a.sens ? "with sensitivities" : "value only",
@@ -59,6 +64,7 @@ void run(const BenchArgs& a, Device device) {
     std::printf("  %.3f M elements/s (median of %d: %.4f s)\n", rate / 1e6, a.repeat, median);
     std::printf("  accepted steps per element: mean %.3f, max %lld; rejected in total %lld\n",
                 stats.mean_accepted(), (long long)stats.max_accepted, (long long)stats.rejected_steps);
+    if (device != Device::Cuda) std::printf("  idle lane slots: %.1f %%\n", 100.0 * stats.idle_lane_fraction());
   }
   if (stats.failed() > 0) throw Error("the solver failed on some elements: " + stats.summary());
 }

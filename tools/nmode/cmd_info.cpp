@@ -3,12 +3,25 @@
 #include <iostream>
 
 #include "cli.hpp"
+#include "nmode/simd.hpp"
 #include "nmode/checkpoint.hpp"
 #include "nmode/optim.hpp"
 #include "nmode/train.hpp"
 
 namespace nmode::cli {
 namespace {
+
+std::vector<std::string> target_names(const std::vector<SimdTarget>& targets) {
+  std::vector<std::string> names;
+  for (SimdTarget t : targets) names.emplace_back(to_string(t));
+  return names;
+}
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string s;
+  for (const std::string& n : names) s += (s.empty() ? "" : ", ") + n;
+  return s;
+}
 
 struct InfoArgs {
   bool json = false;
@@ -48,13 +61,18 @@ void register_info(CLI::App& app) {
     if (a->json) {
       print_json({{"version", NMODE_VERSION}, {"cuda_compiled", cuda_compiled()}, {"gpu", gpu},
                   {"gpu_name", gpu ? cuda_device_name() : ""}, {"gpu_reason", gpu ? "" : reason},
-                  {"openmp_threads", openmp_threads()}});
+                  {"openmp_threads", openmp_threads()}, {"simd_target", to_string(active_simd_target())},
+                  {"simd_compiled", target_names(compiled_simd_targets())},
+                  {"simd_supported", target_names(supported_simd_targets())}});
       return;
     }
     std::cout << "nmode " << NMODE_VERSION << "\n"
               << "backends: cpu (OpenMP, " << openmp_threads() << " threads)"
               << (cuda_compiled() ? ", cuda" : "") << "\n"
-              << "gpu: " << gpu_text << "\n";
+              << "gpu: " << gpu_text << "\n"
+              << "simd: " << to_string(active_simd_target()) << " (compiled: " << joined(target_names(compiled_simd_targets()))
+              << "; supported by this CPU: " << joined(target_names(supported_simd_targets()))
+              << "; NMODE_SIMD=<name> forces one)\n";
   });
 }
 

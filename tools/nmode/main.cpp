@@ -4,6 +4,7 @@
 
 #include "cli.hpp"
 #include "nmode/error.hpp"
+#include "nmode/simd.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"nmode: fast, trainable and provably robust nmODE networks"};
@@ -19,6 +20,13 @@ int main(int argc, char** argv) {
   nmode::cli::register_bench_solver(app);
   nmode::cli::register_demo(app);
   nmode::cli::register_info(app);
+  try {
+    // An NMODE_SIMD the CPU cannot honour is refused before any work.
+    nmode::active_simd_target();
+  } catch (const nmode::InvalidArgument& e) {
+    std::cerr << "nmode: error: " << e.what() << "\n";
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

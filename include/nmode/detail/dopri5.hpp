@@ -1,13 +1,21 @@
 // The Dormand-Prince 5(4) method: tableau, one step with its embedded error
 // estimate, the scaled error norm, the step-size controller and the initial-step
-// choice. Generic over the state type and right-hand side, so tests can run it on
-// equations with closed-form solutions; compiled for host and device.
-#pragma once
+// choice. Generic over the lane type (lanes.hpp), the state type and the right-hand
+// side, so tests can run it on equations with closed-form solutions; compiled for
+// host and device, and once per CPU SIMD target (lane_namespace.hpp).
+#if defined(NMODE_DETAIL_DOPRI5_HPP) == defined(HWY_TARGET_TOGGLE)
+#ifdef NMODE_DETAIL_DOPRI5_HPP
+#undef NMODE_DETAIL_DOPRI5_HPP
+#else
+#define NMODE_DETAIL_DOPRI5_HPP
+#endif
 
+#include "nmode/detail/element_params.hpp"
 #include "nmode/detail/fast_math.hpp"
 #include "nmode/detail/hd.hpp"
+#include "nmode/detail/lane_namespace.hpp"
 
-namespace nmode::detail {
+NMODE_LANES_BEGIN
 
 // Coefficients as exact fractions: Dormand & Prince (1980), with the embedded
 // weights of Hairer, Norsett & Wanner, "Solving ODEs I", Table 5.2 (and their
@@ -31,18 +39,18 @@ struct Dopri5 {
                      e5 = T(-17253) / T(339200), e6 = T(22) / T(525), e7 = T(-1) / T(40);
 };
 
-// The component of the state that error control looks at. Plain scalars are
+// The component of the state that error control looks at. Plain lanes are
 // their own primary component; structured states provide an overload.
-template <class T> NMODE_HD inline T primary(T y) { return y; }
+template <class L> NMODE_HD inline L primary(L y) { return y; }
 
 // One DP5(4) step of size h from (t, y) with k1 = f(t, y) (FSAL).
 // Writes the 5th-order solution and k7 = f(t + h, y_new), returns the error
 // estimate h * sum(e_j k_j) of the primary component.
-// Rhs: NMODE_HD State operator()(T t, const State& y) const.
-template <class T, class State, class Rhs>
-NMODE_HD inline T dopri5_step(const Rhs& f, T t, T h, const State& y, const State& k1, State& y_new,
+// Rhs: NMODE_HD State operator()(L t, const State& y) const.
+template <class L, class State, class Rhs>
+NMODE_HD inline L dopri5_step(const Rhs& f, L t, L h, const State& y, const State& k1, State& y_new,
                               State& k7) {
-  using C = Dopri5<T>;
+  using C = Dopri5<scalar_of<L>>;
   const State k2 = f(t + C::c2 * h, y + h * (C::a21 * k1));
   const State k3 = f(t + C::c3 * h, y + h * (C::a31 * k1 + C::a32 * k2));
   const State k4 = f(t + C::c4 * h, y + h * (C::a41 * k1 + C::a42 * k2 + C::a43 * k3));
@@ -60,47 +68,43 @@ NMODE_HD inline T dopri5_step(const Rhs& f, T t, T h, const State& y, const Stat
 template <class T> NMODE_HD inline constexpr T min_error_scale() { return T(1e-30); }
 
 // Scaled error |err| / (atol + rtol * max(|y_n|, |y_{n+1}|)); accept when <= 1.
-template <class T>
-NMODE_HD inline T scaled_error(T err, T y_old, T y_new, T rtol, T atol) {
-  return abs_of(err) / max_of(atol + rtol * max_of(abs_of(y_old), abs_of(y_new)), min_error_scale<T>());
+template <class L>
+NMODE_HD inline L scaled_error(L err, L y_old, L y_new, scalar_of<L> rtol, scalar_of<L> atol) {
+  using T = scalar_of<L>;
+  return abs_of(err) / max_of(atol + rtol * max_of(abs_of(y_old), abs_of(y_new)), L(min_error_scale<T>()));
 }
 
 // Step-size factor after an attempt with scaled error `err` (Hairer's controller:
 // safety 0.9, exponent -1/5, factor clamped to [0.2, 10]; after a rejection no growth).
 // A non-finite error (overflow, NaN) takes the smallest factor.
-template <class T>
-NMODE_HD inline T step_factor(T err, bool after_rejection) {
-  const T e = min_of(max_of(err, T(1e-10)), T(1e10));  // err = 0 would mean an infinite factor
-  T factor = min_of(T(10), max_of(T(0.2), T(0.9) * inv_fifth_root(e)));
-  factor = (after_rejection | (err > T(1))) ? min_of(factor, T(1)) : factor;
-  return is_finite(err) ? factor : T(0.2);
+template <class L>
+NMODE_HD inline L step_factor(L err, mask_of<L> after_rejection) {
+  using T = scalar_of<L>;
+  const L e = min_of(max_of(err, L(T(1e-10))), L(T(1e10)));  // err = 0 would mean an infinite factor
+  L factor = min_of(L(T(10)), max_of(L(T(0.2)), T(0.9) * inv_fifth_root(e)));
+  factor = select(after_rejection | (err > L(T(1))), min_of(factor, L(T(1))), factor);
+  return select(is_finite(err), factor, L(T(0.2)));
 }
-
-enum class InitialStepRule : int {
-  // h = min(t_end, (0.01 / max(d1, d2))^(1/5)): the textbook probe without its
-  // 100*h0 cap. With y0 = 0 the cap pins the first step at 1e-4 and costs about
-  // three extra steps per element (see the step-count test).
-  Probe = 0,
-  // Hairer's heuristic as published: min(100 * h0, h1).
-  Textbook = 1,
-};
 
 // Initial step from the probe of Hairer, Norsett & Wanner (II.4): d0 = |y0|/sc,
 // d1 = |f0|/sc, one explicit Euler step of size h0 and d2 = |f1 - f0|/(sc h0).
-template <class T, class State, class Rhs>
-NMODE_HD inline T initial_step(const Rhs& f, T t0, const State& y0, const State& f0, T t_end, T rtol,
-                               T atol, InitialStepRule rule) {
-  const T sc = max_of(atol + rtol * abs_of(primary(y0)), min_error_scale<T>());
-  const T d0 = abs_of(primary(y0)) / sc;
-  const T d1 = abs_of(primary(f0)) / sc;
-  const T h0 = ((d0 < T(1e-5)) | (d1 < T(1e-5))) ? T(1e-6) : T(0.01) * d0 / d1;
+template <class L, class State, class Rhs>
+NMODE_HD inline L initial_step(const Rhs& f, L t0, const State& y0, const State& f0, scalar_of<L> t_end,
+                               scalar_of<L> rtol, scalar_of<L> atol, InitialStepRule rule) {
+  using T = scalar_of<L>;
+  const L sc = max_of(atol + rtol * abs_of(primary(y0)), L(min_error_scale<T>()));
+  const L d0 = abs_of(primary(y0)) / sc;
+  const L d1 = abs_of(primary(f0)) / sc;
+  const L h0 = select((d0 < L(T(1e-5))) | (d1 < L(T(1e-5))), L(T(1e-6)), T(0.01) * d0 / d1);
   const State f1 = f(t0 + h0, y0 + h0 * f0);
-  const T d2 = abs_of(primary(f1) - primary(f0)) / sc / h0;
-  const T dmax = max_of(d1, d2);
+  const L d2 = abs_of(primary(f1) - primary(f0)) / sc / h0;
+  const L dmax = max_of(d1, d2);
   // (0.01 / dmax)^(1/5) = (100 * dmax)^(-1/5)
-  const T h1 = dmax <= T(1e-15) ? max_of(T(1e-6), h0 * T(1e-3)) : inv_fifth_root(T(100) * dmax);
-  const T h = rule == InitialStepRule::Textbook ? min_of(T(100) * h0, h1) : h1;
+  const L h1 = select(dmax <= L(T(1e-15)), max_of(L(T(1e-6)), h0 * T(1e-3)), inv_fifth_root(T(100) * dmax));
+  const L h = rule == InitialStepRule::Textbook ? min_of(T(100) * h0, h1) : h1;  // one rule for all lanes
   return min_of(h, t_end - t0);
 }
 
-}  // namespace nmode::detail
+NMODE_LANES_END
+
+#endif  // NMODE_DETAIL_DOPRI5_HPP toggle

@@ -1,5 +1,6 @@
-// Writes one finished element into the caller's output arrays; shared by the CPU
-// and CUDA backends. Failed elements get NaN everywhere.
+// Writes one finished element into the caller's output arrays; shared by the
+// CUDA backend and the CPU's scalar target (one element at a time). Failed
+// elements get NaN everywhere.
 #pragma once
 
 #include <cstdint>
@@ -14,8 +15,8 @@ namespace nmode::detail {
 
 // What the caller sees of a result: the value, or NaN when the element failed.
 template <class T>
-NMODE_HD inline T element_output(int32_t status, T value) {
-  return status == kConverged ? value : std::numeric_limits<T>::quiet_NaN();
+NMODE_HD inline T element_output(T status, T value) {
+  return status == T(kConverged) ? value : std::numeric_limits<T>::quiet_NaN();
 }
 
 template <class T, class State>
@@ -28,8 +29,8 @@ NMODE_HD inline void write_element(const ElementSolver<T, State>& e, int64_t i, 
   if constexpr (std::is_same_v<State, SensY0State<T>>) {
     out.dy_dy0[i] = element_output(e.status, e.y.r);
   }
-  if (out.status) out.status[i] = static_cast<ElementStatus>(e.status);
-  if (out.accepted_steps) out.accepted_steps[i] = e.accepted;
+  if (out.status) out.status[i] = static_cast<ElementStatus>(static_cast<int32_t>(e.status));
+  if (out.accepted_steps) out.accepted_steps[i] = static_cast<int32_t>(e.accepted);
 }
 
 }  // namespace nmode::detail

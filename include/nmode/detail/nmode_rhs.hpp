@@ -1,58 +1,102 @@
 // The nmODE neuron y' = -lambda*y + sin^2(y + gamma) and its forward
-// sensitivities, as right-hand sides for the generic DP5(4) step.
-// One sincos(2u) per stage gives sin^2(u) = (1 - cos 2u)/2 and d/du sin^2(u) = sin 2u.
-#pragma once
+// sensitivities, as right-hand sides for the generic DP5(4) step, over a lane type
+// (lanes.hpp). One sincos(2u) per stage gives sin^2(u) = (1 - cos 2u)/2 and
+// d/du sin^2(u) = sin 2u. Read once per CPU SIMD target (lane_namespace.hpp).
+#if defined(NMODE_DETAIL_NMODE_RHS_HPP) == defined(HWY_TARGET_TOGGLE)
+#ifdef NMODE_DETAIL_NMODE_RHS_HPP
+#undef NMODE_DETAIL_NMODE_RHS_HPP
+#else
+#define NMODE_DETAIL_NMODE_RHS_HPP
+#endif
 
 #include "nmode/detail/fast_math.hpp"
 #include "nmode/detail/hd.hpp"
+#include "nmode/detail/lane_namespace.hpp"
 
-namespace nmode::detail {
+NMODE_LANES_BEGIN
 
 // y only: inference and gradient-free attacks.
-template <class T>
+template <class L>
 struct ValueState {
-  T y;
+  static constexpr int kComponents = 1;
+  L y;
 };
 // y with s = dy/dgamma and q = dy/dlambda, integrated with the same stages and
 // steps as y, so they are the exact derivatives of the discrete map (training).
-template <class T>
+template <class L>
 struct SensState {
-  T y, s, q;
+  static constexpr int kComponents = 3;
+  L y, s, q;
 };
 // SensState plus r = dy/dy0, for callers that also vary the initial value.
-template <class T>
+template <class L>
 struct SensY0State {
-  T y, s, q, r;
+  static constexpr int kComponents = 4;
+  L y, s, q, r;
 };
 
-template <class T> NMODE_HD inline ValueState<T> operator+(const ValueState<T>& a, const ValueState<T>& b) {
+// A scalar coefficient (deduced from the state, not from the coefficient, so a
+// plain number multiplies a state of SIMD lanes).
+template <class L> struct Same { using type = L; };
+template <class L> using coefficient_of = typename Same<L>::type;
+
+template <class L> NMODE_HD inline ValueState<L> operator+(const ValueState<L>& a, const ValueState<L>& b) {
   return {a.y + b.y};
 }
-template <class T> NMODE_HD inline ValueState<T> operator*(T c, const ValueState<T>& a) { return {c * a.y}; }
-template <class T> NMODE_HD inline T primary(const ValueState<T>& a) { return a.y; }
+template <class L> NMODE_HD inline ValueState<L> operator*(coefficient_of<L> c, const ValueState<L>& a) {
+  return {c * a.y};
+}
+template <class L> NMODE_HD inline L primary(const ValueState<L>& a) { return a.y; }
 
-template <class T> NMODE_HD inline SensState<T> operator+(const SensState<T>& a, const SensState<T>& b) {
+template <class L> NMODE_HD inline SensState<L> operator+(const SensState<L>& a, const SensState<L>& b) {
   return {a.y + b.y, a.s + b.s, a.q + b.q};
 }
-template <class T> NMODE_HD inline SensState<T> operator*(T c, const SensState<T>& a) {
+template <class L> NMODE_HD inline SensState<L> operator*(coefficient_of<L> c, const SensState<L>& a) {
   return {c * a.y, c * a.s, c * a.q};
 }
-template <class T> NMODE_HD inline T primary(const SensState<T>& a) { return a.y; }
+template <class L> NMODE_HD inline L primary(const SensState<L>& a) { return a.y; }
 
-template <class T> NMODE_HD inline SensY0State<T> operator+(const SensY0State<T>& a, const SensY0State<T>& b) {
+template <class L> NMODE_HD inline SensY0State<L> operator+(const SensY0State<L>& a, const SensY0State<L>& b) {
   return {a.y + b.y, a.s + b.s, a.q + b.q, a.r + b.r};
 }
-template <class T> NMODE_HD inline SensY0State<T> operator*(T c, const SensY0State<T>& a) {
+template <class L> NMODE_HD inline SensY0State<L> operator*(coefficient_of<L> c, const SensY0State<L>& a) {
   return {c * a.y, c * a.s, c * a.q, c * a.r};
 }
-template <class T> NMODE_HD inline T primary(const SensY0State<T>& a) { return a.y; }
+template <class L> NMODE_HD inline L primary(const SensY0State<L>& a) { return a.y; }
+
+// Lane-wise choice between two states.
+template <class L, class M>
+NMODE_HD inline ValueState<L> select_state(M c, const ValueState<L>& a, const ValueState<L>& b) {
+  return {select(c, a.y, b.y)};
+}
+template <class L, class M>
+NMODE_HD inline SensState<L> select_state(M c, const SensState<L>& a, const SensState<L>& b) {
+  return {select(c, a.y, b.y), select(c, a.s, b.s), select(c, a.q, b.q)};
+}
+template <class L, class M>
+NMODE_HD inline SensY0State<L> select_state(M c, const SensY0State<L>& a, const SensY0State<L>& b) {
+  return {select(c, a.y, b.y), select(c, a.s, b.s), select(c, a.q, b.q), select(c, a.r, b.r)};
+}
+
+// Component c of a state (0 = y, 1 = s, 2 = q, 3 = r), for the CPU's lane blocks.
+template <class L> NMODE_HD inline L& component(ValueState<L>& v, int /*c*/) { return v.y; }
+template <class L> NMODE_HD inline L& component(SensState<L>& v, int c) {
+  return c == 0 ? v.y : c == 1 ? v.s : v.q;
+}
+template <class L> NMODE_HD inline L& component(SensY0State<L>& v, int c) {
+  return c == 0 ? v.y : c == 1 ? v.s : c == 2 ? v.q : v.r;
+}
 
 // Initial states: y(0) = y0, s(0) = q(0) = 0, r(0) = 1.
-template <class T> NMODE_HD inline void set_initial(ValueState<T>& v, T y0) { v = {y0}; }
-template <class T> NMODE_HD inline void set_initial(SensState<T>& v, T y0) { v = {y0, T(0), T(0)}; }
-template <class T> NMODE_HD inline void set_initial(SensY0State<T>& v, T y0) { v = {y0, T(0), T(0), T(1)}; }
-template <class State, class T>
-NMODE_HD inline State initial_state(T y0) {
+template <class L> NMODE_HD inline void set_initial(ValueState<L>& v, L y0) { v = {y0}; }
+template <class L> NMODE_HD inline void set_initial(SensState<L>& v, L y0) {
+  v = {y0, L(scalar_of<L>(0)), L(scalar_of<L>(0))};
+}
+template <class L> NMODE_HD inline void set_initial(SensY0State<L>& v, L y0) {
+  v = {y0, L(scalar_of<L>(0)), L(scalar_of<L>(0)), L(scalar_of<L>(1))};
+}
+template <class State, class L>
+NMODE_HD inline State initial_state(L y0) {
   State v;
   set_initial(v, y0);
   return v;
@@ -60,38 +104,35 @@ NMODE_HD inline State initial_state(T y0) {
 
 // gamma is expected reduced modulo pi (see reduce_mod_pi); the solution is exactly
 // pi-periodic in gamma, and the reduction keeps the fast sincos accurate.
-template <class T>
+template <class L>
 struct NmodeRhs {
-  T gamma;
-  T lambda;
+  using T = scalar_of<L>;
+  L gamma;
+  L lambda;
 
-  NMODE_HD ValueState<T> operator()(T /*t*/, const ValueState<T>& v) const {
-    T sin2u, cos2u;
+  NMODE_HD ValueState<L> operator()(L /*t*/, const ValueState<L>& v) const {
+    L sin2u, cos2u;
     solver_sincos(T(2) * (v.y + gamma), sin2u, cos2u);
     return {-lambda * v.y + T(0.5) * (T(1) - cos2u)};
   }
 
-  NMODE_HD SensState<T> operator()(T /*t*/, const SensState<T>& v) const {
-    T sin2u, cos2u;
+  NMODE_HD SensState<L> operator()(L /*t*/, const SensState<L>& v) const {
+    L sin2u, cos2u;
     solver_sincos(T(2) * (v.y + gamma), sin2u, cos2u);
-    const T jac = -lambda + sin2u;  // df/dy
+    const L jac = -lambda + sin2u;  // df/dy
     return {-lambda * v.y + T(0.5) * (T(1) - cos2u),  // same expression as ValueState: bitwise-equal y
             jac * v.s + sin2u,                        // df/dgamma = sin 2u
             jac * v.q - v.y};                         // df/dlambda = -y
   }
 
-  NMODE_HD SensY0State<T> operator()(T t, const SensY0State<T>& v) const {
-    const SensState<T> k = (*this)(t, SensState<T>{v.y, v.s, v.q});
-    T sin2u, cos2u;  // recomputed: this variant is for tests and tools, not the hot path
+  NMODE_HD SensY0State<L> operator()(L t, const SensY0State<L>& v) const {
+    const SensState<L> k = (*this)(t, SensState<L>{v.y, v.s, v.q});
+    L sin2u, cos2u;  // recomputed: this variant is for tests and tools, not the hot path
     solver_sincos(T(2) * (v.y + gamma), sin2u, cos2u);
     return {k.y, k.s, k.q, (-lambda + sin2u) * v.r};
   }
 };
 
-// gamma - pi * round(gamma / pi) in double with a two-part pi (error ~1e-16 * |k|).
-NMODE_HD inline double reduce_mod_pi(double gamma) {
-  const double k = round_nearest(gamma * 0.31830988618379067154);
-  return (gamma - k * 3.14159265358979311600e+00) - k * 1.22464679914735317723e-16;
-}
+NMODE_LANES_END
 
-}  // namespace nmode::detail
+#endif  // NMODE_DETAIL_NMODE_RHS_HPP toggle

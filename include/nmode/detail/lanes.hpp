@@ -1,0 +1,75 @@
+// Lane types of the per-element math. The functions in detail/ are templates over a
+// lane type L: a plain float or double (one element per CUDA thread, and the CPU's
+// scalar target) or a SIMD vector of them (the CPU's Highway targets, see
+// src/simd/lanes-inl.hpp). A lane type has arithmetic, comparisons that yield its
+// mask type, construction from a scalar (a broadcast), and the primitives below;
+// masks combine with &, | and !, and lane-wise choices are explicit select()s.
+// This header holds the traits and the plain-scalar primitives; it is included
+// once per translation unit, outside any SIMD target region.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include "nmode/detail/hd.hpp"
+
+namespace nmode::detail {
+
+template <class L, class = void>
+struct LaneTraits {
+  using Scalar = L;
+  using Mask = bool;
+};
+template <class L>
+struct LaneTraits<L, std::void_t<typename L::Scalar>> {
+  using Scalar = typename L::Scalar;
+  using Mask = typename L::Mask;
+};
+// The element type of a lane type (float for float lanes and for float vectors).
+template <class L> using scalar_of = typename LaneTraits<L>::Scalar;
+// The type of a lane-wise comparison: bool for plain scalars.
+template <class L> using mask_of = typename LaneTraits<L>::Mask;
+
+NMODE_HD inline float select(bool m, float a, float b) { return m ? a : b; }
+NMODE_HD inline double select(bool m, double a, double b) { return m ? a : b; }
+// min/max that return the first argument when the pair is unordered (a NaN), as
+// the x86 min/max instructions do with their operands swapped.
+NMODE_HD inline float min_of(float a, float b) { return b < a ? b : a; }
+NMODE_HD inline double min_of(double a, double b) { return b < a ? b : a; }
+NMODE_HD inline float max_of(float a, float b) { return a < b ? b : a; }
+NMODE_HD inline double max_of(double a, double b) { return a < b ? b : a; }
+NMODE_HD inline bool all_of(bool m) { return m; }
+
+// Reinterprets the bits of one trivially copyable value as another type.
+template <class To, class From>
+NMODE_HD inline To bit_cast_of(const From& from) {
+  static_assert(sizeof(To) == sizeof(From), "bit_cast_of needs types of equal size");
+  To to;
+  memcpy(&to, &from, sizeof(To));
+  return to;
+}
+
+// First guess of x^(-1/5) for x in [1e-30, 1e30] (Blinn's trick): log2 of the
+// result is -log2(x)/5, and a float's bit pattern is a scaled, shifted log2;
+// 1278423860 = 1.2 * bits(1.0f) maps 1 to 1. The division by 5 is a float multiply
+// of the bit pattern (exact to 2^-24, far inside the guess's 7.3 %), because SIMD
+// units have no integer division: every target computes the very same guess.
+// Doubles take the float guess; it only seeds Newton steps done in double.
+NMODE_HD inline float inv_fifth_root_guess(float x) {
+  const int32_t bits = bit_cast_of<int32_t>(x);
+  return bit_cast_of<float>(1278423860 - static_cast<int32_t>(static_cast<float>(bits) * 0.2f));
+}
+NMODE_HD inline double inv_fifth_root_guess(double x) {
+  return static_cast<double>(inv_fifth_root_guess(static_cast<float>(x)));
+}
+
+// gamma - pi * round(gamma / pi) in double with a two-part pi (error ~1e-16 * |k|).
+// Per element, before the lanes start: the solution is exactly pi-periodic in
+// gamma, and the reduction keeps the fast sincos accurate for any gamma.
+NMODE_HD inline double reduce_mod_pi(double gamma) {
+  const double k = (gamma * 0.31830988618379067154 + 6755399441055744.0) - 6755399441055744.0;
+  return (gamma - k * 3.14159265358979311600e+00) - k * 1.22464679914735317723e-16;
+}
+
+}  // namespace nmode::detail

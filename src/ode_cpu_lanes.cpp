@@ -1,0 +1,152 @@
+// The CPU solver's SIMD kernels, compiled once per target by Highway's
+// foreach_target.h: blocks of elements advance one DP5(4) attempt at a time in the
+// lanes of Lanes<T, N> (src/simd/lanes-inl.hpp), lanes that have finished pass
+// through unchanged until the whole block is done. The math is the generic
+// per-element code of include/nmode/detail/, the same that CUDA runs per thread.
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
+#include "ode_cpu_kernels.hpp"
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "ode_cpu_lanes.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+
+#include "nmode/detail/element_solver.hpp"
+#include "simd/lanes-inl.hpp"
+
+HWY_BEFORE_NAMESPACE();
+namespace nmode {
+namespace HWY_NAMESPACE {
+namespace {
+
+namespace hn = hwy::HWY_NAMESPACE;
+using detail::HWY_NAMESPACE::ElementSolver;
+using detail::HWY_NAMESPACE::Lanes;
+
+// Vectors per lane block. Independent vectors interleave the long dependent chains
+// of a step; more than the register file holds only spills. Measured with
+// bench_ode (see bench/RESULTS.md).
+#ifndef NMODE_V512
+#define NMODE_V512 4
+#endif
+#ifndef NMODE_V256
+#define NMODE_V256 4
+#endif
+template <class T>
+constexpr int kVectors = HWY_TARGET == HWY_AVX3 ? NMODE_V512 : NMODE_V256;
+
+template <class T, template <class> class StateOf>
+void solve_blocks(const detail::ElementParams<T>& p, const int64_t* order, int count, const T* gamma,
+                  const T* y0, const SolveOutputs<T>& out, SolveStats& stats) {
+  using L = Lanes<T, kVectors<T>>;
+  using State = StateOf<L>;
+  constexpr size_t kMaxWidth = kVectors<T> * HWY_LANES(T);
+  const int width = static_cast<int>(L::size());
+  alignas(64) T g[kMaxWidth], start[kMaxWidth], finite[kMaxWidth], real[kMaxWidth];
+  alignas(64) T components[4][kMaxWidth], status[kMaxWidth], accepted[kMaxWidth], rejected[kMaxWidth];
+  for (int first = 0; first < count; first += width) {
+    // A partial block pads with lanes that start finished, so every element runs
+    // through the same code: results do not depend on where it sits in the batch.
+    const int lanes = std::min(width, count - first);
+    for (int l = 0; l < width; ++l) {
+      const bool is_real = l < lanes;
+      const int64_t i = is_real ? order[first + l] : 0;
+      const detail::ElementInput<T> in =
+          detail::element_input(is_real ? static_cast<double>(gamma[i]) : 0.0, is_real && y0 ? y0[i] : T(0));
+      g[l] = in.gamma;
+      start[l] = in.y0;
+      finite[l] = in.finite ? T(1) : T(0);
+      real[l] = is_real ? T(1) : T(0);
+    }
+    ElementSolver<L, State> e;
+    detail::HWY_NAMESPACE::element_begin(e, L::load(g), L::load(start), L::load(finite) == L(T(1)), p);
+    e.done = e.done | (L::load(real) == L(T(0)));
+    int64_t attempts = 0;
+    for (; !all_of(e.done); ++attempts) detail::HWY_NAMESPACE::element_attempt(e, p);
+    stats.lane_slots += attempts * width;
+    for (int c = 0; c < State::kComponents; ++c) component(e.y, c).store(components[c]);
+    e.status.store(status);
+    e.accepted.store(accepted);
+    e.rejected.store(rejected);
+    const FinishedBlock<T> done{{components[0], components[1], components[2], components[3]},
+                                State::kComponents, status, accepted, rejected};
+    finish_block(done, order + first, lanes, out, stats);
+  }
+}
+
+template <class T>
+void solve_kind(StateKind kind, const detail::ElementParams<T>& p, const int64_t* order, int count, const T* gamma,
+                const T* y0, const SolveOutputs<T>& out, SolveStats& stats) {
+  switch (kind) {
+    case StateKind::Value:
+      return solve_blocks<T, detail::HWY_NAMESPACE::ValueState>(p, order, count, gamma, y0, out, stats);
+    case StateKind::Sens:
+      return solve_blocks<T, detail::HWY_NAMESPACE::SensState>(p, order, count, gamma, y0, out, stats);
+    case StateKind::SensY0:
+      return solve_blocks<T, detail::HWY_NAMESPACE::SensY0State>(p, order, count, gamma, y0, out, stats);
+  }
+}
+
+// `evaluations` right-hand sides per element in the solver's lanes, each feeding
+// the next (an Euler-like chain), so the compiler can skip none.
+template <class T, template <class> class StateOf>
+void rhs_chain(const T* gamma, int count, int evaluations, T* sink) {
+  using L = Lanes<T, kVectors<T>>;
+  using State = StateOf<L>;
+  constexpr size_t kMaxWidth = kVectors<T> * HWY_LANES(T);
+  const int width = static_cast<int>(L::size());
+  alignas(64) T g[kMaxWidth], result[kMaxWidth];
+  for (int first = 0; first < count; first += width) {
+    const int lanes = std::min(width, count - first);
+    for (int l = 0; l < width; ++l) g[l] = l < lanes ? gamma[first + l] : T(0);
+    const detail::HWY_NAMESPACE::NmodeRhs<L> f{L::load(g), L(T(3))};
+    State v = detail::HWY_NAMESPACE::initial_state<State>(L(T(0)));
+    for (int e = 0; e < evaluations; ++e) v = v + T(1e-3) * f(L(T(0)), v);
+    L sum = component(v, 0);
+    for (int c = 1; c < State::kComponents; ++c) sum = sum + component(v, c);
+    sum.store(result);
+    for (int l = 0; l < lanes; ++l) sink[first + l] = result[l];
+  }
+}
+
+template <class T>
+void rhs_floor(const T* gamma, int count, int evaluations, bool sensitivities, T* sink) {
+  if (sensitivities)
+    rhs_chain<T, detail::HWY_NAMESPACE::SensState>(gamma, count, evaluations, sink);
+  else
+    rhs_chain<T, detail::HWY_NAMESPACE::ValueState>(gamma, count, evaluations, sink);
+}
+
+}  // namespace
+
+const SolverKernels kSolverKernels = {
+    solve_kind<float>, solve_kind<double>, rhs_floor<float>, rhs_floor<double>,
+    static_cast<int>(kVectors<float> * HWY_LANES(float)), static_cast<int>(kVectors<double> * HWY_LANES(double))};
+
+}  // namespace HWY_NAMESPACE
+}  // namespace nmode
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace nmode {
+
+const SolverKernels* simd_solver_kernels(SimdTarget target) {
+  switch (target) {
+#if HWY_TARGETS & HWY_AVX3
+    case SimdTarget::Avx512: return &N_AVX3::kSolverKernels;
+#endif
+#if HWY_TARGETS & HWY_AVX2
+    case SimdTarget::Avx2: return &N_AVX2::kSolverKernels;
+#endif
+#if HWY_TARGETS & HWY_SSE4
+    case SimdTarget::Sse4: return &N_SSE4::kSolverKernels;
+#endif
+    default: return nullptr;  // Scalar, or a target this architecture lacks
+  }
+}
+
+}  // namespace nmode
+#endif  // HWY_ONCE
