@@ -21,6 +21,7 @@
 #include <omp.h>
 #endif
 
+#include "bench_context.hpp"
 #include "nmode/cuda_solver.hpp"
 #include "nmode/device.hpp"
 #include "nmode/device_buffer.hpp"
@@ -178,12 +179,7 @@ int main(int argc, char** argv) {
     benchmark::AddCustomContext("gpu", "none: " + reason);
   }
 #endif
-  try {
-    benchmark::AddCustomContext("nmode_simd_target", nmode::to_string(nmode::active_simd_target()));
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "bench_ode: %s\n", e.what());
-    return 2;
-  }
+  if (!nmode::bench::add_simd_context("bench_ode")) return 2;
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

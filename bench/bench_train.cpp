@@ -1,7 +1,8 @@
 // One training step (forward + backward + Adam) of the reference model
 // 784 -> Linear(2048) -> NmOde(lambda 3, t_end 1) -> Linear(10) at batch 256,
 // with the time split into GEMM (the Linear layers), ODE (the NmOde layer) and
-// other (loss, zero_grad, Adam), each timed inside the same steps.
+// other (loss, zero_grad, Adam), each timed inside the same steps, on the active
+// SIMD target (NMODE_SIMD forces one).
 #include <benchmark/benchmark.h>
 
 #include <chrono>
@@ -10,6 +11,7 @@
 #include <omp.h>
 #endif
 
+#include "bench_context.hpp"
 #include "nmode/layers.hpp"
 #include "nmode/loss.hpp"
 #include "nmode/model.hpp"
@@ -73,4 +75,10 @@ void BM_TrainStep(benchmark::State& state) {
 }  // namespace
 
 BENCHMARK(BM_TrainStep)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  if (!nmode::bench::add_simd_context("bench_train")) return 2;
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

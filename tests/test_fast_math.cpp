@@ -14,7 +14,6 @@ namespace {
 
 using nmode::detail::inv_fifth_root_guess;
 using nmode::detail::inv_fifth_root;
-using nmode::detail::sin_squared_and_sin_double;
 using nmode::detail::sincos_poly;
 
 template <class T>
@@ -55,33 +54,6 @@ TYPED_TEST(FastMath, SincosMatchesTheStandardLibrary) {
     worst = std::max({worst, std::abs(double(s) - std::sin(xt)), std::abs(double(c) - std::cos(xt))});
   }
   EXPECT_LT(worst, tolerance);
-}
-
-// sin^2(u) and sin(2u) absolutely over many periods; in float also sin^2
-// relative to itself on the solver's range of u = gamma mod pi + y, where it is
-// tiny near u = 0 (gamma ~ k pi), which (1 - cos 2u)/2 could not resolve.
-TYPED_TEST(FastMath, SinSquaredAndSinDoubleMatchTheStandardLibrary) {
-  using T = TypeParam;
-  const bool is_float = sizeof(T) == sizeof(float);
-  double worst_sq = 0, worst_sin2 = 0, worst_relative = 0;
-  for (double u = -12; u <= 12; u += 1.1e-4) {
-    for (const double v : {u, u * 1e-4}) {  // the second sweep resolves u near 0
-      T sin_sq, sin_2u;
-      const T ut = static_cast<T>(v);
-      sin_squared_and_sin_double(ut, sin_sq, sin_2u);
-      const double x = static_cast<double>(ut);
-      const double want_sq = std::sin(x) * std::sin(x);
-      worst_sq = std::max(worst_sq, std::abs(double(sin_sq) - want_sq));
-      worst_sin2 = std::max(worst_sin2, std::abs(double(sin_2u) - std::sin(2 * x)));
-      if (std::abs(x) <= 2.6 && want_sq > 0)
-        worst_relative = std::max(worst_relative, std::abs(double(sin_sq) - want_sq) / want_sq);
-    }
-  }
-  EXPECT_LT(worst_sq, is_float ? 3e-7 : 1e-15);
-  EXPECT_LT(worst_sin2, is_float ? 6e-7 : 1e-15);
-  if (is_float) {
-    EXPECT_LT(worst_relative, 5e-7);  // the fit's 2.1e-7 plus rounding
-  }
 }
 
 // The bit-level first guess that seeds the Newton steps: within 7.3 % of

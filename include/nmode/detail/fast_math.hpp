@@ -103,37 +103,6 @@ NMODE_HD inline void solver_sincos(L x, L& s, L& c) {
 #endif
 }
 
-// sin^2(u) and sin(2u), the nmODE right-hand side's nonlinearity and its
-// derivative. Both are pi-periodic, so u is reduced to r in [-pi/2, pi/2] and each
-// is one polynomial in t = r^2: sin^2 r = t S(t), sin 2r = r C(t). This keeps
-// sin^2 accurate relative to itself where it is tiny (u ~ k pi), which
-// (1 - cos 2u)/2 does not, and costs two thirds of a sincos. Float coefficients
-// fitted (relative-error minimax for S, absolute for r C) on [0, (pi/2)^2]: sin^2
-// within 2.1e-7 relative, sin 2u within 5.5e-7 absolute (tests/test_fast_math.cpp).
-// Double keeps the Cody-Waite sincos of 2u, accurate to 1e-15.
-template <class L>
-NMODE_HD inline void sin_squared_and_sin_double(L u, L& sin_sq, L& sin_2u) {
-  using T = scalar_of<L>;
-  if constexpr (sizeof(T) == sizeof(float)) {
-    u = select(is_finite(u), u, L(T(0)));  // the caller rejects non-finite states anyway
-    const L k = round_nearest(u * T(0.31830988618379067154f));  // 1/pi
-    // pi = 3.140625 + 9.67653589793e-4: k * 3.140625 is exact for the k we meet.
-    L r = (u - k * T(3.140625f)) - k * T(9.67653589793e-4f);
-    r = min_of(max_of(r, L(T(-1.57079632679f))), L(T(1.57079632679f)));
-    const L t = r * r;
-    sin_sq = t * (((((T(-3.6095677842240548e-06f) * t + T(1.3921412755735219e-04f)) * t -
-                     T(3.17209935747087e-03f)) * t + T(4.4442906975746155e-02f)) * t -
-                   T(3.3333298563957214e-01f)) * t + T(1));
-    sin_2u = r * ((((((T(1.1019221801689127e-06f) * t - T(5.053831046097912e-05f)) * t +
-                      T(1.4095078222453594e-03f)) * t - T(2.539539895951748e-02f)) * t +
-                    T(2.666659355163574e-01f)) * t - T(1.333333134651184f)) * t + T(2));
-  } else {
-    L cos_2u;
-    solver_sincos(T(2) * u, sin_2u, cos_2u);
-    sin_sq = T(0.5) * (T(1) - cos_2u);
-  }
-}
-
 // x^(-1/5) for positive finite x, the power in the step-size controller
 // (0.9 * err^(-1/5)): the bit-level first guess refined by Newton steps on
 // x^(-5) = a, i.e. g <- g * (6 - a * g^5) / 5, which need no division.

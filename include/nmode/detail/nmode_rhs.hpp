@@ -1,7 +1,7 @@
 // The nmODE neuron y' = -lambda*y + sin^2(y + gamma) and its forward
 // sensitivities, as right-hand sides for the generic DP5(4) step, over a lane type
-// (lanes.hpp). Each stage evaluates sin^2(u) and d/du sin^2(u) = sin 2u together
-// (sin_squared_and_sin_double). Read once per CPU SIMD target (lane_namespace.hpp).
+// (lanes.hpp). One sincos(2u) per stage gives sin^2(u) = (1 - cos 2u)/2 and
+// d/du sin^2(u) = sin 2u. Read once per CPU SIMD target (lane_namespace.hpp).
 #if defined(NMODE_DETAIL_NMODE_RHS_HPP) == defined(HWY_TARGET_TOGGLE)
 #ifdef NMODE_DETAIL_NMODE_RHS_HPP
 #undef NMODE_DETAIL_NMODE_RHS_HPP
@@ -111,24 +111,24 @@ struct NmodeRhs {
   L lambda;
 
   NMODE_HD ValueState<L> operator()(L /*t*/, const ValueState<L>& v) const {
-    L sin_sq, sin2u;
-    sin_squared_and_sin_double(v.y + gamma, sin_sq, sin2u);
-    return {-lambda * v.y + sin_sq};
+    L sin2u, cos2u;
+    solver_sincos(T(2) * (v.y + gamma), sin2u, cos2u);
+    return {-lambda * v.y + T(0.5) * (T(1) - cos2u)};
   }
 
   NMODE_HD SensState<L> operator()(L /*t*/, const SensState<L>& v) const {
-    L sin_sq, sin2u;
-    sin_squared_and_sin_double(v.y + gamma, sin_sq, sin2u);
+    L sin2u, cos2u;
+    solver_sincos(T(2) * (v.y + gamma), sin2u, cos2u);
     const L jac = -lambda + sin2u;  // df/dy
-    return {-lambda * v.y + sin_sq,  // same expression as ValueState: bitwise-equal y
-            jac * v.s + sin2u,       // df/dgamma = sin 2u
-            jac * v.q - v.y};        // df/dlambda = -y
+    return {-lambda * v.y + T(0.5) * (T(1) - cos2u),  // same expression as ValueState: bitwise-equal y
+            jac * v.s + sin2u,                        // df/dgamma = sin 2u
+            jac * v.q - v.y};                         // df/dlambda = -y
   }
 
   NMODE_HD SensY0State<L> operator()(L t, const SensY0State<L>& v) const {
     const SensState<L> k = (*this)(t, SensState<L>{v.y, v.s, v.q});
-    L sin_sq, sin2u;  // recomputed: this variant is for tests and tools, not the hot path
-    sin_squared_and_sin_double(v.y + gamma, sin_sq, sin2u);
+    L sin2u, cos2u;  // recomputed: this variant is for tests and tools, not the hot path
+    solver_sincos(T(2) * (v.y + gamma), sin2u, cos2u);
     return {k.y, k.s, k.q, (-lambda + sin2u) * v.r};
   }
 };
