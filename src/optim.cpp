@@ -10,6 +10,8 @@
 #include <system_error>
 
 #include "nmode/error.hpp"
+#include "nmode/simd.hpp"
+#include "optim_kernels.hpp"
 
 namespace nmode {
 namespace {
@@ -28,6 +30,23 @@ void require_range(const char* name, double v, bool ok, const char* range) {
 }
 
 }  // namespace
+
+void adam_update_scalar(const AdamConstants& c, int64_t begin, int64_t end, float* w, const float* g, float* m,
+                        float* v) {
+  for (int64_t i = begin; i < end; ++i) {
+    double wi = w[i];
+    const double on_row = static_cast<double>((i >= c.pen_begin) & (i < c.pen_end));
+    const double gi = g[i] + c.l2 * wi + on_row * c.eta * static_cast<double>((wi > 0) - (wi < 0));
+    wi *= c.shrink;
+    const double mi = c.b1 * m[i] + (1.0 - c.b1) * gi;
+    const double vi = c.b2 * v[i] + (1.0 - c.b2) * gi * gi;
+    m[i] = static_cast<float>(mi);
+    v[i] = static_cast<float>(vi);
+    wi -= c.step_size * mi / (std::sqrt(vi) / c.sqrt_bc2 + c.eps);
+    wi = std::min(std::max(wi, -c.hi), c.hi);
+    w[i] = static_cast<float>(wi);
+  }
+}
 
 void AdamOptions::validate() const {
   require_range("lr", lr, std::isfinite(lr) && lr >= 0, "finite and >= 0");
@@ -107,6 +126,7 @@ void Adam::step(const std::vector<ParameterRef>& params) {
   const double shrink = options_.decay_mode == WeightDecay::Decoupled ? 1.0 - lr * options_.weight_decay : 1.0;
   const double eta = plus_.stable_penalty, clip = plus_.clip;
 
+  const AdamUpdate update = adam_update_for(active_simd_target());
   for (size_t k = 0; k < params.size(); ++k) {
     Slot& s = slots_[k];
     float* w = params[k].value->data();
@@ -124,23 +144,17 @@ void Adam::step(const std::vector<ParameterRef>& params) {
         pen_end = pen_begin + cols;
       }
     }
-    // Clipping off = clamping to +-infinity, so the loop has no branches and vectorises.
+    // Clipping off = clamping to +-infinity, so the update has no branches.
     const double inf = std::numeric_limits<double>::infinity();
-    const double hi = s.plus && clip > 0 ? clip : inf;
-#pragma omp parallel for simd schedule(static) if (count >= kParallelMin)
-    for (int64_t i = 0; i < count; ++i) {
-      double wi = w[i];
-      const double on_row = static_cast<double>((i >= pen_begin) & (i < pen_end));
-      const double gi = g[i] + l2 * wi + on_row * eta * static_cast<double>((wi > 0) - (wi < 0));
-      wi *= shrink;
-      const double mi = b1 * m[i] + (1.0 - b1) * gi;
-      const double vi = b2 * v[i] + (1.0 - b2) * gi * gi;
-      m[i] = static_cast<float>(mi);
-      v[i] = static_cast<float>(vi);
-      wi -= step_size * mi / (std::sqrt(vi) / sqrt_bc2 + eps);
-      wi = std::min(std::max(wi, -hi), hi);
-      w[i] = static_cast<float>(wi);
-    }
+    const AdamConstants c{b1, b2, eps, step_size, sqrt_bc2, l2, shrink, eta, s.plus && clip > 0 ? clip : inf,
+                          pen_begin, pen_end};
+    // Chunks of whole cache lines; the update is elementwise, so the split does
+    // not change a bit of the result.
+    constexpr int64_t kChunk = 1 << 14;
+    const int64_t chunks = (count + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(static) if (count >= kParallelMin)
+    for (int64_t ch = 0; ch < chunks; ++ch)
+      update(c, ch * kChunk, std::min(count, (ch + 1) * kChunk), w, g, m, v);
   }
 }
 

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <string>
@@ -15,6 +16,8 @@
 #include "nmode/loss.hpp"
 #include "nmode/optim.hpp"
 #include "nmode/random.hpp"
+#include "nmode/simd.hpp"
+#include "simd_test_util.hpp"
 
 namespace {
 
@@ -26,6 +29,10 @@ using nmode::Tensor;
 using nmode::WeightDecay;
 
 constexpr double kEpsF = std::numeric_limits<float>::epsilon();
+
+// The optimizer suites run once per supported SIMD target.
+NMODE_PER_SIMD_TARGET(AdamPerTarget);
+NMODE_PER_SIMD_TARGET(NmOdePlusPerTarget);
 
 Tensor random_tensor(std::vector<int64_t> shape, uint64_t seed, double lo = -1.0, double hi = 1.0) {
   Tensor t(std::move(shape));
@@ -95,12 +102,12 @@ void check_against_reference(WeightDecay mode, double wd) {
   }
 }
 
-TEST(Adam, MatchesDoubleReferenceWithoutDecay) { check_against_reference(WeightDecay::L2, 0.0); }
-TEST(Adam, MatchesDoubleReferenceWithL2Decay) { check_against_reference(WeightDecay::L2, 0.1); }
-TEST(Adam, MatchesDoubleReferenceWithDecoupledDecay) { check_against_reference(WeightDecay::Decoupled, 0.1); }
+TEST_P(AdamPerTarget, MatchesDoubleReferenceWithoutDecay) { check_against_reference(WeightDecay::L2, 0.0); }
+TEST_P(AdamPerTarget, MatchesDoubleReferenceWithL2Decay) { check_against_reference(WeightDecay::L2, 0.1); }
+TEST_P(AdamPerTarget, MatchesDoubleReferenceWithDecoupledDecay) { check_against_reference(WeightDecay::Decoupled, 0.1); }
 
 // Step 1 in closed form: m-hat = g', v-hat = g'^2, so the step is lr * g'/(|g'| + eps).
-TEST(Adam, FirstStepClosedFormsForBothDecayModes) {
+TEST_P(AdamPerTarget, FirstStepClosedFormsForBothDecayModes) {
   const double lr = 0.01, wd = 0.5;
   for (WeightDecay mode : {WeightDecay::L2, WeightDecay::Decoupled}) {
     AdamOptions o;
@@ -126,7 +133,7 @@ TEST(Adam, FirstStepClosedFormsForBothDecayModes) {
   }
 }
 
-TEST(Adam, ParameterListMustStayTheSame) {
+TEST_P(AdamPerTarget, ParameterListMustStayTheSame) {
   Adam adam;
   Params p;
   adam.step(p.refs());
@@ -138,7 +145,7 @@ TEST(Adam, ParameterListMustStayTheSame) {
   EXPECT_THROW(adam.step(refs), nmode::InvalidArgument);
 }
 
-TEST(Adam, OptionsAreValidated) {
+TEST_P(AdamPerTarget, OptionsAreValidated) {
   AdamOptions o;
   o.beta1 = 1.0;
   EXPECT_THROW(Adam{o}, nmode::InvalidArgument);
@@ -165,7 +172,7 @@ TEST(Adam, OptionsAreValidated) {
 
 // ------------------------------------------------------------- nmODE+ ----
 
-TEST(NmOdePlus, ClippingAppliesToTheNamedMatrixOnly) {
+TEST_P(NmOdePlusPerTarget, ClippingAppliesToTheNamedMatrixOnly) {
   AdamOptions o;
   o.lr = 1.0;  // a step of ~1 pushes weights past the clip value
   NmOdePlusOptions plus;
@@ -185,7 +192,7 @@ TEST(NmOdePlus, ClippingAppliesToTheNamedMatrixOnly) {
   for (int64_t i = 0; i < 4; ++i) EXPECT_NEAR(p.b[i], b0[i] + 1.0, 2 * kEpsF) << "the bias is not clipped";
 }
 
-TEST(NmOdePlus, RowL1MaxAndTies) {
+TEST_P(NmOdePlusPerTarget, RowL1MaxAndTies) {
   // Rows' L1 norms: 3, 3, 3 -> the tie goes to row 0.
   Tensor w({3, 3});
   const float vals[9] = {1, -2, 0, 0.5f, 0.5f, -2, 3, 0, 0};
@@ -208,7 +215,7 @@ TEST(NmOdePlus, RowL1MaxAndTies) {
   EXPECT_EQ(nmode::row_l1_argmax(big), 1000);
 }
 
-TEST(NmOdePlus, PenaltySubgradientHitsTheLargestRowOnly) {
+TEST_P(NmOdePlusPerTarget, PenaltySubgradientHitsTheLargestRowOnly) {
   const double lr = 0.01, eta = 0.5;
   AdamOptions o;
   o.lr = lr;
@@ -235,7 +242,7 @@ TEST(NmOdePlus, PenaltySubgradientHitsTheLargestRowOnly) {
 
 // --------------------------------------------------------------- resume ----
 
-TEST(Adam, ExportedStateResumesBitwise) {
+TEST_P(AdamPerTarget, ExportedStateResumesBitwise) {
   AdamOptions o;
   o.lr = 3e-3;
   o.weight_decay = 0.01;
@@ -381,6 +388,39 @@ TEST(CountCorrect, TiesGoToTheSmallestIndexAndNonFiniteRowsAreWrong) {
   const int32_t labels[6] = {1, 2, 0, 1, 1, 2};
   EXPECT_EQ(nmode::count_correct(logits, labels), 3);
   EXPECT_EQ(nmode::count_correct(Tensor({0, 3}), nullptr), 0);
+}
+
+// Every target's update equals the scalar one bit for bit, on a matrix long
+// enough for whole vectors and tails, with L2 decay, clipping and the penalty
+// row starting and ending inside a vector.
+TEST(AdamTargets, AgreeBitwiseWithTheScalarUpdate) {
+  const auto run = [](nmode::SimdTarget target) {
+    nmode::set_simd_target(target);
+    AdamOptions o;
+    o.lr = 0.05;
+    o.weight_decay = 0.01;
+    NmOdePlusOptions plus;
+    plus.weights = {"w"};
+    plus.clip = 0.9;
+    plus.stable_penalty = 0.3;
+    Adam adam(o, plus);
+    Tensor w = random_tensor({7, 1001}, 5), g = random_tensor({7, 1001}, 6);
+    w[3 * 1001 + 17] = 40.0f;  // row 3 carries the penalty
+    for (int step = 0; step < 3; ++step) adam.step({{"w", &w, &g}});
+    return w;
+  };
+  const nmode::SimdTarget before = nmode::active_simd_target();
+  const Tensor ref = run(nmode::SimdTarget::Scalar);
+  for (nmode::SimdTarget t : nmode::supported_simd_targets()) {
+    const Tensor w = run(t);
+    int64_t differ = 0;
+    for (int64_t i = 0; i < w.size(); ++i) {
+      const float a = w[i], b = ref[i];
+      differ += std::memcmp(&a, &b, sizeof(float)) != 0;
+    }
+    EXPECT_EQ(differ, 0) << nmode::to_string(t);
+  }
+  nmode::set_simd_target(before);
 }
 
 }  // namespace
