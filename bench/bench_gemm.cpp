@@ -2,15 +2,20 @@
 // 256), at 1 and 2 threads, each next to OpenBLAS's cblas_sgemm on the same
 // product when NMODE_BENCH_OPENBLAS is defined. Names read
 // <shape>/threads:<n>/<impl>, so the two implementations sit on adjacent lines.
+// nmode runs the SIMD target this CPU does best; NMODE_SIMD=avx2 (avx512, sse4,
+// scalar) forces one, and the context lines name the target and its kernel.
 #include <benchmark/benchmark.h>
 
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "nmode/error.hpp"
 #include "nmode/gemm.hpp"
+#include "nmode/simd.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -116,12 +121,16 @@ void bm_openblas(benchmark::State& state, Shape s, int threads) {
 }
 #endif
 
-int register_all() {
+void add_context() {
+  benchmark::AddCustomContext("nmode_simd_target", nmode::to_string(nmode::active_simd_target()));
   benchmark::AddCustomContext("nmode_sgemm_kernel", nmode::sgemm_kernel_name());
 #ifdef NMODE_BENCH_OPENBLAS
   benchmark::AddCustomContext("openblas_core", openblas_get_corename());
   benchmark::AddCustomContext("openblas_config", openblas_get_config());
 #endif
+}
+
+void register_all() {
   for (const Shape& s : kShapes) {
     for (int threads : {1, 2}) {
       const std::string base = std::string("sgemm/") + s.name + "/threads:" + std::to_string(threads);
@@ -135,11 +144,23 @@ int register_all() {
 #endif
     }
   }
-  return 0;
 }
-
-const int registered = register_all();
 
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  // Here rather than at static initialisation, so that an NMODE_SIMD this CPU
+  // cannot run is reported instead of terminating the program.
+  try {
+    add_context();
+  } catch (const nmode::InvalidArgument& e) {
+    std::fprintf(stderr, "bench_gemm: %s\n", e.what());
+    return 1;
+  }
+  register_all();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -2,81 +2,62 @@
 // the transposes), one register-blocked micro-kernel for every tile of C, and an
 // unpacked dot-product path for X * W^T with few columns. OpenMP splits tiles of C,
 // never K, so results are bitwise independent of the thread count.
+//
+// Highway compiles the kernels and drivers once per SIMD target (foreach_target.h
+// includes this file again for each); sgemm() runs the ones of the active target
+// (nmode/simd.hpp), so one build is fast on AVX-512, AVX2 and SSE4 machines alike.
 #include "nmode/gemm.hpp"
 
 #include <algorithm>
-#include <atomic>
-#include <cstdlib>
-#include <memory>
-#include <new>
+#include <cstdint>
 #include <string>
-#include <thread>
 
-#if defined(__AVX__)
-#include <immintrin.h>
-#endif
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
-#include "nmode/error.hpp"
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "gemm.cpp"  // src/ is on the nmode target's include path
+#include <hwy/foreach_target.h>  // must come before highway.h
+#include <hwy/highway.h>
 
+#if HWY_ARCH_X86
+// The AVX transpose in the packing; GCC declares every intrinsic whatever the
+// compile flags, and the AVX2 and AVX-512 passes enable them.
+#include <immintrin.h>
+#endif
+
+#include "gemm_buffers.hpp"
+#include "nmode/error.hpp"
+#include "nmode/simd.hpp"
+
+HWY_BEFORE_NAMESPACE();
 namespace nmode {
+namespace HWY_NAMESPACE {
+
+// Kernels only for the targets sgemm() dispatches to: x86's and the portable
+// baseline (EMU128, or HWY_SCALAR where Highway deems EMU128 broken). Other
+// architectures' SIMD targets (NEON, SVE) would need tiles of their own, and
+// SVE's sizeless vectors cannot form the accumulator arrays below.
+#if HWY_ARCH_X86 || HWY_TARGET == HWY_EMU128 || HWY_TARGET == HWY_SCALAR
+
+// Internal linkage: other sources may compile per-target namespaces of their own
+// with helpers of the same names.
 namespace {
 
-// ---- One SIMD vector of floats, for the ISA this file is compiled for ----
+using gemm_detail::t_pack_a;
+using gemm_detail::t_pack_b;
+using gemm_detail::t_pack_b_task;
+using gemm_detail::WorkCounter;
+
+// ---- One SIMD vector of floats, for the target of this pass ----
 // The kernels are written once against these few operations. load_n/store_n
 // touch only the first n lanes, which is how edge tiles stay inside C.
-#if defined(__AVX512F__)
-constexpr int kLanes = 16;
-using Vec = __m512;
-inline Vec vzero() { return _mm512_setzero_ps(); }
-inline Vec vset1(float x) { return _mm512_set1_ps(x); }
-inline Vec vload(const float* p) { return _mm512_load_ps(p); }  // p: 64-byte aligned
-inline Vec vloadu(const float* p) { return _mm512_loadu_ps(p); }
-inline float vsum(Vec v) {
-  // Through memory: GCC 12 flags the lane-extract intrinsics under -Wuninitialized.
-  alignas(64) float t[16];
-  _mm512_store_ps(t, v);
-  for (int w = 8; w >= 1; w /= 2)
-    for (int i = 0; i < w; ++i) t[i] += t[i + w];
-  return t[0];
-}
-inline Vec vfma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
-inline Vec vmul(Vec a, Vec b) { return _mm512_mul_ps(a, b); }
-inline Vec vadd(Vec a, Vec b) { return _mm512_add_ps(a, b); }
-inline __mmask16 lane_mask(int n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1u); }
-inline Vec vload_n(const float* p, int n) { return _mm512_maskz_loadu_ps(lane_mask(n), p); }
-inline void vstore_n(float* p, Vec v, int n) { _mm512_mask_storeu_ps(p, lane_mask(n), v); }
-#elif defined(__AVX2__) && defined(__FMA__)
-constexpr int kLanes = 8;
-using Vec = __m256;
-inline Vec vzero() { return _mm256_setzero_ps(); }
-inline Vec vset1(float x) { return _mm256_set1_ps(x); }
-inline Vec vload(const float* p) { return _mm256_load_ps(p); }  // p: 32-byte aligned
-inline Vec vloadu(const float* p) { return _mm256_loadu_ps(p); }
-inline float vsum(Vec v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  return _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps(s, s, 1)));
-}
-inline Vec vfma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
-inline Vec vmul(Vec a, Vec b) { return _mm256_mul_ps(a, b); }
-inline Vec vadd(Vec a, Vec b) { return _mm256_add_ps(a, b); }
-inline __m256i lane_mask(int n) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-inline Vec vload_n(const float* p, int n) {
-  return n >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, lane_mask(n));
-}
-inline void vstore_n(float* p, Vec v, int n) {
-  if (n >= 8)
-    _mm256_storeu_ps(p, v);
-  else
-    _mm256_maskstore_ps(p, lane_mask(n), v);
-}
-#else
-// Portable fallback: a 4-lane struct the compiler may map onto whatever SIMD it has.
+#if HWY_TARGET == HWY_EMU128 || HWY_TARGET == HWY_SCALAR
+// Portable: a 4-lane struct the compiler may map onto whatever SIMD the baseline
+// has. Plain C++ rather than Highway's ops, because Highway 1.0.3 with GCC before
+// 12.3 replaces its 4-lane EMU128 by the 1-lane HWY_SCALAR; this way the
+// portable kernel is the same whichever of the two the build has.
 constexpr int kLanes = 4;
 struct Vec {
   float v[4];
@@ -106,6 +87,40 @@ inline Vec vload_n(const float* p, int n) {
 inline void vstore_n(float* p, Vec v, int n) {
   for (int i = 0; i < std::min(n, 4); ++i) p[i] = v.v[i];
 }
+#else
+namespace hn = hwy::HWY_NAMESPACE;
+using D = hn::ScalableTag<float>;
+using Vec = hn::Vec<D>;
+// x86 vectors have a fixed width, so MaxLanes is the exact count.
+constexpr int kLanes = static_cast<int>(hn::MaxLanes(D()));
+
+HWY_INLINE Vec vzero() { return hn::Zero(D()); }
+HWY_INLINE Vec vset1(float x) { return hn::Set(D(), x); }
+HWY_INLINE Vec vload(const float* p) { return hn::Load(D(), p); }  // p: vector-aligned
+HWY_INLINE Vec vloadu(const float* p) { return hn::LoadU(D(), p); }
+HWY_INLINE float vsum(Vec v) { return hn::GetLane(hn::SumOfLanes(D(), v)); }
+HWY_INLINE Vec vfma(Vec a, Vec b, Vec c) { return hn::MulAdd(a, b, c); }
+HWY_INLINE Vec vmul(Vec a, Vec b) { return hn::Mul(a, b); }
+HWY_INLINE Vec vadd(Vec a, Vec b) { return hn::Add(a, b); }
+HWY_INLINE Vec vload_n(const float* p, int n) {
+  if (n >= kLanes) return vloadu(p);
+#if HWY_TARGET <= HWY_AVX2
+  // vmaskmovps and AVX-512's masked loads leave the masked-off lanes unread.
+  return hn::MaskedLoad(hn::FirstN(D(), static_cast<size_t>(n)), D(), p);
+#else
+  // Highway 1.0.3's MaskedLoad reads the whole vector on SSE4 (as an aligned
+  // load), and the lanes past n may lie beyond the end of the array.
+  HWY_ALIGN float t[kLanes] = {};
+  for (int i = 0; i < n; ++i) t[i] = p[i];
+  return hn::Load(D(), t);
+#endif
+}
+HWY_INLINE void vstore_n(float* p, Vec v, int n) {
+  if (n >= kLanes)
+    hn::StoreU(v, D(), p);
+  else  // writes only the first n lanes on every x86 target
+    hn::BlendedStore(v, hn::FirstN(D(), static_cast<size_t>(n)), D(), p);
+}
 #endif
 
 // ---- Register tiles ----
@@ -113,17 +128,23 @@ inline void vstore_n(float* p, Vec v, int n) {
 // k step loads NV vectors of packed B and broadcasts MR elements of packed A.
 // "Wide" serves general shapes; "narrow" (one vector wide, twice the rows) wastes
 // less of each vector when N fits in one, e.g. the 10 outputs of the last layer.
-#if defined(__AVX512F__)
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
 // 12 x 2 zmm = 24 accumulators + 2 B vectors + 1 broadcast of the 32 registers;
 // 24 independent FMA chains cover Zen 4's 4-cycle latency at 1 zmm FMA per cycle.
 constexpr int kWideMR = 12, kWideNV = 2;
 constexpr int kNarrowMR = 24, kNarrowNV = 1;
 constexpr char kKernelName[] = "avx512-12x32 (24x16 for N <= 16)";
-#elif defined(__AVX2__) && defined(__FMA__)
+#elif HWY_ARCH_X86 && HWY_TARGET == HWY_AVX2
 // The classic Haswell 6 x 16 tile: 12 accumulators of the 16 ymm registers.
 constexpr int kWideMR = 6, kWideNV = 2;
 constexpr int kNarrowMR = 12, kNarrowNV = 1;
 constexpr char kKernelName[] = "avx2-6x16 (12x8 for N <= 8)";
+#elif HWY_ARCH_X86 && HWY_TARGET == HWY_SSE4
+// 12 accumulators as for AVX2, but SSE has no FMA: each multiply-add goes
+// through a temporary, which takes the 16th xmm register.
+constexpr int kWideMR = 6, kWideNV = 2;
+constexpr int kNarrowMR = 12, kNarrowNV = 1;
+constexpr char kKernelName[] = "sse4-6x8 (12x4 for N <= 4)";
 #else
 constexpr int kWideMR = 4, kWideNV = 2;
 constexpr int kNarrowMR = 8, kNarrowNV = 1;
@@ -137,77 +158,28 @@ constexpr char kKernelName[] = "scalar-4x8 (8x4 for N <= 4)";
 // sweeps the A panels); KC from 512 to 2048 measured within 2% on Zen 4. The
 // team packs op(A) for all of K up front (a single team-wide wait per call for
 // the model's shapes, instead of two per KC slice), so the packed blocks are
-// bounded instead: A to 4 MB and a shared B to 8 MB.
+// bounded instead: A to 4 MB and a shared B to 8 MB. Each column task sweeps
+// all of one KC slice of packed A per B micro-panel, so that slice is also kept
+// to 1.5 MB, where it can stay in a 2 MB L2 instead of coming from L3 for every
+// micro-panel: it splits dW = dY^T X (K = 256, A 2 MB) into two row blocks,
+// about 10% faster at 2 threads on a 2 MB-L2 Xeon, and leaves the other model
+// shapes as they were.
 constexpr int64_t kKC = 1024;
 constexpr int64_t kAPackFloats = 1024 * 1024;
 constexpr int64_t kBPackFloats = 2 * 1024 * 1024;
+constexpr int64_t kASliceFloats = 384 * 1024;
 
-// Below this many multiply-adds, packing costs more than it saves.
-constexpr double kSmallProduct = 32.0 * 32.0 * 32.0;
-// Below this many multiply-adds (about 0.3 ms on one Zen 4 core) the calling
-// thread works alone. A second thread would save at most half of that, but every
-// parallel call must wait for its whole team, and when another process holds a
-// core that wait is a scheduler time slice (milliseconds).
-constexpr double kSerialProduct = 256.0 * 256.0 * 256.0;
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // Splits n into ceil(n / max_block) nearly equal blocks, rounded up to a
 // multiple of `multiple`, so no block is a sliver.
-int64_t balanced_block(int64_t n, int64_t max_block, int64_t multiple) {
+inline int64_t balanced_block(int64_t n, int64_t max_block, int64_t multiple) {
   const int64_t blocks = ceil_div(n, max_block);
   return std::min(n, ceil_div(ceil_div(n, blocks), multiple) * multiple);
 }
 
-// A 64-byte aligned float array that only grows, so repeated calls with the same
-// shapes allocate nothing.
-class PackBuffer {
- public:
-  float* get(int64_t count) {
-    if (count > capacity_) {
-      const size_t bytes = (static_cast<size_t>(count) * sizeof(float) + 63) / 64 * 64;
-      void* p = std::aligned_alloc(64, bytes);
-      if (p == nullptr) throw std::bad_alloc();
-      data_.reset(static_cast<float*>(p));
-      capacity_ = count;
-    }
-    return data_.get();
-  }
-
- private:
-  struct Free {
-    void operator()(float* p) const { std::free(p); }
-  };
-  std::unique_ptr<float, Free> data_;
-  int64_t capacity_ = 0;
-};
-
-// Owned by the calling thread and shared with its team for the call.
-thread_local PackBuffer t_pack_a;
-thread_local PackBuffer t_pack_b;
-// One B micro-panel per team thread.
-thread_local PackBuffer t_pack_b_task;
-
-// Counts finished work items (packed panels, computed tiles) of a call, so a
-// thread waits for the work it depends on rather than for its teammates to
-// arrive: a teammate that lost its core to another process, or has not started
-// yet, costs nothing once every item it might have taken is done by the others.
-// The wait yields the core; libgomp's barriers spin for about 3 ms first, and on
-// a busy 2-core machine that spin starves the very thread it waits for.
-// Each phase's target is the running total of the items of all phases so far.
-class WorkCounter {
- public:
-  void finished(int64_t items) { done_.fetch_add(items, std::memory_order_release); }
-  void wait_for(int64_t target) const {
-    while (done_.load(std::memory_order_acquire) < target) std::this_thread::yield();
-  }
-
- private:
-  std::atomic<int64_t> done_{0};
-};
-
 // ---- Packing ----
-#if defined(__AVX__)
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
 // dst[c * ldd + r] = src[r * lds + c] for r, c < 8.
 inline void transpose_8x8(const float* src, int64_t lds, float* dst, int64_t ldd) {
   __m256 r0 = _mm256_loadu_ps(src + 0 * lds), r1 = _mm256_loadu_ps(src + 1 * lds);
@@ -242,7 +214,7 @@ inline void transpose_8x8(const float* src, int64_t lds, float* dst, int64_t ldd
 template <int W>
 void pack_transposed(const float* src, int64_t lds, int rows, int64_t kc, float* dst) {
   int64_t k = 0;
-#if defined(__AVX__)
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
   if (rows >= 8) {
     // 8x8 blocks, eight source rows at a time so the hardware prefetcher follows
     // eight sequential streams; a last group overlapping the previous one
@@ -344,31 +316,6 @@ void micro_kernel(int64_t kc, const float* Ap, const float* Bp, float* C, int64_
 }
 
 // ---- Drivers ----
-
-// C = beta * C, for alpha == 0 or K == 0 (A and B are not read, as in BLAS).
-void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
-  for (int64_t i = 0; i < M; ++i) {
-    float* c = C + i * ldc;
-    for (int64_t j = 0; j < N; ++j) c[j] = beta == 0.0f ? 0.0f : beta * c[j];
-  }
-}
-
-inline float element(Trans t, const float* X, int64_t ld, int64_t row, int64_t col) {
-  return t == Trans::No ? X[row * ld + col] : X[col * ld + row];
-}
-
-// Dot products straight from the unpacked operands, for tiny products.
-void small_gemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-                const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  for (int64_t i = 0; i < M; ++i) {
-    float* c = C + i * ldc;
-    for (int64_t j = 0; j < N; ++j) {
-      float s = 0.0f;
-      for (int64_t k = 0; k < K; ++k) s += element(ta, A, lda, i, k) * element(tb, B, ldb, k, j);
-      c[j] = beta == 0.0f ? alpha * s : alpha * s + beta * c[j];
-    }
-  }
-}
 
 // ---- Dot-product path ----
 // For op(A) = A and op(B) = B^T with few columns (the output layer: N = 10), the
@@ -480,7 +427,8 @@ void blocked_gemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alp
   constexpr int NR = NV * kLanes;
   const int64_t kc_step = balanced_block(K, kKC, 8);
   const int64_t slices = ceil_div(K, kc_step);
-  const int64_t mb_step = balanced_block(M, std::max<int64_t>(MR, kAPackFloats / K / MR * MR), MR);
+  const int64_t a_rows = std::min(kAPackFloats / K, kASliceFloats / kc_step);
+  const int64_t mb_step = balanced_block(M, std::max<int64_t>(MR, a_rows / MR * MR), MR);
   const int64_t nb_step = balanced_block(N, std::max<int64_t>(NR, kBPackFloats / K / NR * NR), NR);
   const int64_t na_max = ceil_div(mb_step, MR);
   const int64_t nb_max = ceil_div(nb_step, NR);
@@ -574,6 +522,63 @@ void blocked_gemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alp
   }
 }
 
+}  // namespace
+
+// Everything past sgemm()'s argument checks and small cases. The path and tile
+// depend on the shape only, never on the thread count.
+void sgemm_impl(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                const float* B, int64_t ldb, float beta, float* C, int64_t ldc, int threads) {
+  if (ta == Trans::No && tb == Trans::Yes && N <= kDotMaxN)
+    dot_gemm(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads);
+  else if (N <= kNarrowNV * kLanes)
+    blocked_gemm<kNarrowMR, kNarrowNV>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads);
+  else
+    blocked_gemm<kWideMR, kWideNV>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads);
+}
+
+#endif  // HWY_ARCH_X86 || HWY_TARGET == HWY_EMU128 || HWY_TARGET == HWY_SCALAR
+
+}  // namespace HWY_NAMESPACE
+}  // namespace nmode
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace nmode {
+namespace {
+
+// Below this many multiply-adds, packing costs more than it saves.
+constexpr double kSmallProduct = 32.0 * 32.0 * 32.0;
+// Below this many multiply-adds (about 0.3 ms on one Zen 4 core) the calling
+// thread works alone. A second thread would save at most half of that, but every
+// parallel call must wait for its whole team, and when another process holds a
+// core that wait is a scheduler time slice (milliseconds).
+constexpr double kSerialProduct = 256.0 * 256.0 * 256.0;
+
+// C = beta * C, for alpha == 0 or K == 0 (A and B are not read, as in BLAS).
+void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
+  for (int64_t i = 0; i < M; ++i) {
+    float* c = C + i * ldc;
+    for (int64_t j = 0; j < N; ++j) c[j] = beta == 0.0f ? 0.0f : beta * c[j];
+  }
+}
+
+inline float element(Trans t, const float* X, int64_t ld, int64_t row, int64_t col) {
+  return t == Trans::No ? X[row * ld + col] : X[col * ld + row];
+}
+
+// Dot products straight from the unpacked operands, for tiny products.
+void small_gemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  for (int64_t i = 0; i < M; ++i) {
+    float* c = C + i * ldc;
+    for (int64_t j = 0; j < N; ++j) {
+      float s = 0.0f;
+      for (int64_t k = 0; k < K; ++k) s += element(ta, A, lda, i, k) * element(tb, B, ldb, k, j);
+      c[j] = beta == 0.0f ? alpha * s : alpha * s + beta * c[j];
+    }
+  }
+}
+
 const char* trans_name(Trans t) { return t == Trans::No ? "No" : "Yes"; }
 
 void check_stride(const char* name, int64_t ld, int64_t row_length, Trans t, const char* stored) {
@@ -589,9 +594,55 @@ void check_pointer(const char* name, const void* p, int64_t rows, int64_t cols) 
                           ", " + std::to_string(cols) + ") elements");
 }
 
+using SgemmImpl = void (*)(Trans, Trans, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,
+                          int64_t, float, float*, int64_t, int);
+
+struct TargetGemm {
+  SgemmImpl impl;
+  const char* kernel_name;
+};
+
+// SimdTarget::Scalar: the portable kernels, compiled in the pass for Highway's
+// baseline target (always among HWY_TARGETS).
+#if HWY_TARGETS & HWY_EMU128
+namespace portable = N_EMU128;
+#else
+namespace portable = N_SCALAR;
+#endif
+
+// Chosen here rather than by HWY_DYNAMIC_DISPATCH, which would take the best
+// target the CPU has and so ignore NMODE_SIMD and set_simd_target. Targets this
+// build or architecture lacks are never active (active_simd_target() returns
+// supported ones only); they fall back to the portable kernels all the same.
+TargetGemm target_gemm(SimdTarget target) {
+  switch (target) {
+    case SimdTarget::Avx512:
+#if HWY_TARGETS & HWY_AVX3
+      return {&N_AVX3::sgemm_impl, N_AVX3::kKernelName};
+#else
+      break;
+#endif
+    case SimdTarget::Avx2:
+#if HWY_TARGETS & HWY_AVX2
+      return {&N_AVX2::sgemm_impl, N_AVX2::kKernelName};
+#else
+      break;
+#endif
+    case SimdTarget::Sse4:
+#if HWY_TARGETS & HWY_SSE4
+      return {&N_SSE4::sgemm_impl, N_SSE4::kKernelName};
+#else
+      break;
+#endif
+    case SimdTarget::Scalar:
+      break;
+  }
+  return {&portable::sgemm_impl, portable::kKernelName};
+}
+
 }  // namespace
 
-const char* sgemm_kernel_name() { return kKernelName; }
+const char* sgemm_kernel_name() { return target_gemm(active_simd_target()).kernel_name; }
 
 void sgemm(Trans trans_a, Trans trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
            int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
@@ -604,6 +655,8 @@ void sgemm(Trans trans_a, Trans trans_b, int64_t M, int64_t N, int64_t K, float 
   check_pointer("A", A, M, K);
   check_pointer("B", B, K, N);
   check_pointer("C", C, M, N);
+  // Once per call, before any work: an invalid NMODE_SIMD fails every call alike.
+  const TargetGemm gemm = target_gemm(active_simd_target());
 
   if (M == 0 || N == 0) return;
   if (K == 0 || alpha == 0.0f) {
@@ -621,14 +674,8 @@ void sgemm(Trans trans_a, Trans trans_b, int64_t M, int64_t N, int64_t K, float 
   // Inside an enclosing parallel region the caller already owns the cores.
   if (!omp_in_parallel() && product >= kSerialProduct) threads = omp_get_max_threads();
 #endif
-  // The path and tile depend on the shape only, never on the thread count.
-  if (trans_a == Trans::No && trans_b == Trans::Yes && N <= kDotMaxN)
-    dot_gemm(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads);
-  else if (N <= kNarrowNV * kLanes)
-    blocked_gemm<kNarrowMR, kNarrowNV>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
-                                       threads);
-  else
-    blocked_gemm<kWideMR, kWideNV>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads);
+  gemm.impl(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads);
 }
 
 }  // namespace nmode
+#endif  // HWY_ONCE

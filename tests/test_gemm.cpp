@@ -1,6 +1,7 @@
 // Checks nmode::sgemm against a naive double-precision triple loop over all four
 // transpose combinations, awkward and model-sized shapes, alpha/beta variants,
-// strided operands, thread-count independence and argument validation.
+// strided operands, thread-count independence and argument validation, once for
+// every SIMD target this CPU supports; and that the targets agree with each other.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 
 #include "nmode/error.hpp"
 #include "nmode/gemm.hpp"
+#include "nmode/simd.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -55,6 +57,9 @@ std::vector<double> op_dense(const Stored& x, Trans t) {
   return d;
 }
 
+// Fills C's padding columns, which sgemm must leave alone.
+constexpr float kSentinel = 12345.0f;
+
 struct Case {
   Trans ta, tb;
   int64_t M, N, K;
@@ -70,35 +75,54 @@ std::string describe(const Case& c) {
          " beta=" + std::to_string(c.beta) + " pad=" + std::to_string(c.pad);
 }
 
-// Runs sgemm on random operands and compares every element with the double
-// reference; also checks that C's padding columns are untouched.
-void check_case(const Case& c, std::mt19937& rng) {
-  SCOPED_TRACE(describe(c));
-  const Stored a =
-      c.ta == Trans::No ? random_stored(c.M, c.K, c.pad, rng) : random_stored(c.K, c.M, c.pad, rng);
-  const Stored b =
-      c.tb == Trans::No ? random_stored(c.K, c.N, c.pad, rng) : random_stored(c.N, c.K, c.pad, rng);
+// Random operands for a case, and C as it was before the call.
+struct Problem {
+  Case c;
+  Stored a, b, c0;
+};
+
+Problem make_problem(const Case& c, std::mt19937& rng) {
+  Problem p;
+  p.c = c;
+  p.a = c.ta == Trans::No ? random_stored(c.M, c.K, c.pad, rng) : random_stored(c.K, c.M, c.pad, rng);
+  p.b = c.tb == Trans::No ? random_stored(c.K, c.N, c.pad, rng) : random_stored(c.N, c.K, c.pad, rng);
   Stored out = random_stored(c.M, c.N, c.pad, rng);
   if (c.nan_c)
     for (int64_t i = 0; i < c.M; ++i)
       for (int64_t j = 0; j < c.N; ++j)
         out.data[static_cast<size_t>(i * out.ld + j)] = std::numeric_limits<float>::quiet_NaN();
-  const float sentinel = 12345.0f;
   for (int64_t i = 0; i < c.M; ++i)
-    for (int64_t j = c.N; j < out.ld; ++j) out.data[static_cast<size_t>(i * out.ld + j)] = sentinel;
-  const Stored c0 = out;
+    for (int64_t j = c.N; j < out.ld; ++j) out.data[static_cast<size_t>(i * out.ld + j)] = kSentinel;
+  p.c0 = out;
+  return p;
+}
 
-  nmode::sgemm(c.ta, c.tb, c.M, c.N, c.K, c.alpha, a.data.data(), a.ld, b.data.data(), b.ld, c.beta,
+// C after sgemm with the active SIMD target.
+Stored run(const Problem& p) {
+  const Case& c = p.c;
+  Stored out = p.c0;
+  nmode::sgemm(c.ta, c.tb, c.M, c.N, c.K, c.alpha, p.a.data.data(), p.a.ld, p.b.data.data(), p.b.ld, c.beta,
                out.data.data(), out.ld);
+  return out;
+}
 
-  const std::vector<double> opa = op_dense(a, c.ta);  // (M, K)
-  const std::vector<double> opb = op_dense(b, c.tb);  // (K, N)
+// The double-precision result and the tolerance of every element, (M, N) dense.
+struct Reference {
+  std::vector<double> value, tol;
+};
+
+Reference reference(const Problem& p) {
+  const Case& c = p.c;
+  const std::vector<double> opa = op_dense(p.a, c.ta);  // (M, K)
+  const std::vector<double> opb = op_dense(p.b, c.tb);  // (K, N)
+  Reference r;
+  r.value.resize(static_cast<size_t>(c.M * c.N));
+  r.tol.resize(r.value.size());
   std::vector<double> dot(static_cast<size_t>(c.N)), absdot(static_cast<size_t>(c.N));
   // A float dot product of K terms, summed in any order with or without FMA, is
   // within K*u*sum|a||b| (u = eps/2, Higham 3.1); alpha, beta, the K-block
   // accumulation and the final add add a few more roundings: (K + 8) * eps covers them.
   const double eps = std::numeric_limits<float>::epsilon();
-  int failures = 0;
   for (int64_t i = 0; i < c.M; ++i) {
     std::fill(dot.begin(), dot.end(), 0.0);
     std::fill(absdot.begin(), absdot.end(), 0.0);
@@ -111,26 +135,63 @@ void check_case(const Case& c, std::mt19937& rng) {
       }
     }
     for (int64_t j = 0; j < c.N; ++j) {
-      const double prior = c.beta == 0.0f ? 0.0 : static_cast<double>(c.beta) * c0.at(i, j);
-      const double ref = static_cast<double>(c.alpha) * dot[static_cast<size_t>(j)] + prior;
+      const double prior = c.beta == 0.0f ? 0.0 : static_cast<double>(c.beta) * p.c0.at(i, j);
       const double bound =
           std::abs(static_cast<double>(c.alpha)) * absdot[static_cast<size_t>(j)] + std::abs(prior);
-      const double tol = static_cast<double>(c.K + 8) * eps * bound;
+      r.value[static_cast<size_t>(i * c.N + j)] = static_cast<double>(c.alpha) * dot[static_cast<size_t>(j)] + prior;
+      r.tol[static_cast<size_t>(i * c.N + j)] = static_cast<double>(c.K + 8) * eps * bound;
+    }
+  }
+  return r;
+}
+
+// Runs sgemm on random operands and compares every element with the double
+// reference; also checks that C's padding columns are untouched.
+void check_case(const Case& c, std::mt19937& rng) {
+  SCOPED_TRACE(describe(c));
+  const Problem p = make_problem(c, rng);
+  const Stored out = run(p);
+  const Reference r = reference(p);
+  int failures = 0;
+  for (int64_t i = 0; i < c.M; ++i) {
+    for (int64_t j = 0; j < c.N; ++j) {
+      const double ref = r.value[static_cast<size_t>(i * c.N + j)];
+      const double tol = r.tol[static_cast<size_t>(i * c.N + j)];
       const double got = out.at(i, j);
       if (!(std::abs(got - ref) <= tol) && failures++ < 5)
         ADD_FAILURE() << "C(" << i << ", " << j << ") = " << got << ", reference " << ref << ", tolerance "
                       << tol;
     }
     for (int64_t j = c.N; j < out.ld; ++j)
-      if (out.at(i, j) != sentinel && failures++ < 5)
+      if (out.at(i, j) != kSentinel && failures++ < 5)
         ADD_FAILURE() << "padding C(" << i << ", " << j << ") was written";
   }
   EXPECT_EQ(failures, 0);
 }
 
+// Runs each test once per SIMD target this CPU supports, named after it
+// (Simd/SgemmOnTarget.ModelProducts/avx2), and leaves the active target as it was.
+class SgemmOnTarget : public ::testing::TestWithParam<nmode::SimdTarget> {
+ protected:
+  void SetUp() override {
+    saved_ = nmode::active_simd_target();
+    nmode::set_simd_target(GetParam());
+  }
+  void TearDown() override { nmode::set_simd_target(saved_); }
+
+ private:
+  nmode::SimdTarget saved_ = nmode::SimdTarget::Scalar;
+};
+
+std::string target_name(const ::testing::TestParamInfo<nmode::SimdTarget>& param) {
+  return nmode::to_string(param.param);
+}
+
+INSTANTIATE_TEST_SUITE_P(Simd, SgemmOnTarget, ::testing::ValuesIn(nmode::supported_simd_targets()), target_name);
+
 const Trans kTrans[] = {Trans::No, Trans::Yes};
 
-TEST(Sgemm, AwkwardShapesAllTransposes) {
+TEST_P(SgemmOnTarget, AwkwardShapesAllTransposes) {
   std::mt19937 rng(1);
   const int64_t sizes[] = {0, 1, 7, 33, 257};
   for (Trans ta : kTrans)
@@ -140,7 +201,7 @@ TEST(Sgemm, AwkwardShapesAllTransposes) {
           for (int64_t k : sizes) check_case({ta, tb, m, n, k, 1.0f, 0.0f}, rng);
 }
 
-TEST(Sgemm, ShapesWithModelDimensions) {
+TEST_P(SgemmOnTarget, ShapesWithModelDimensions) {
   std::mt19937 rng(2);
   // One dimension at a model size (784, 2048) beside small and tile-straddling ones.
   const int64_t shapes[][3] = {{1, 784, 2048}, {7, 2048, 33}, {33, 1, 784},  {2048, 7, 1},
@@ -150,7 +211,7 @@ TEST(Sgemm, ShapesWithModelDimensions) {
       for (const auto& s : shapes) check_case({ta, tb, s[0], s[1], s[2], 0.5f, 2.0f}, rng);
 }
 
-TEST(Sgemm, ModelProducts) {
+TEST_P(SgemmOnTarget, ModelProducts) {
   std::mt19937 rng(3);
   // Forward X * W^T, backward dY * W and dY^T * X, output layer H * W^T (batch 256).
   check_case({Trans::No, Trans::Yes, 256, 2048, 784, 1.0f, 0.0f}, rng);
@@ -161,13 +222,13 @@ TEST(Sgemm, ModelProducts) {
 
 // K = 8192 bounds the packed blocks to fewer rows and columns than M and N, so
 // C is computed in several row and column blocks, each over 8 slices of K.
-TEST(Sgemm, LongK) {
+TEST_P(SgemmOnTarget, LongK) {
   std::mt19937 rng(9);
   check_case({Trans::No, Trans::Yes, 130, 260, 8192, 0.5f, 2.0f}, rng);
   check_case({Trans::Yes, Trans::No, 130, 100, 8192, 1.0f, 0.0f}, rng);
 }
 
-TEST(Sgemm, AlphaBetaVariants) {
+TEST_P(SgemmOnTarget, AlphaBetaVariants) {
   std::mt19937 rng(4);
   const float ab[][2] = {{1.0f, 0.0f},   {0.5f, 2.0f}, {1.0f, 1.0f},
                          {-1.5f, 0.25f}, {0.0f, 3.0f}, {0.0f, 0.0f}};
@@ -177,7 +238,7 @@ TEST(Sgemm, AlphaBetaVariants) {
         for (int64_t k : {0, 5, 400}) check_case({ta, tb, 37, 45, k, p[0], p[1]}, rng);
 }
 
-TEST(Sgemm, BetaZeroIgnoresNaNInC) {
+TEST_P(SgemmOnTarget, BetaZeroIgnoresNaNInC) {
   std::mt19937 rng(5);
   for (Trans ta : kTrans)
     for (Trans tb : kTrans)
@@ -188,7 +249,7 @@ TEST(Sgemm, BetaZeroIgnoresNaNInC) {
       }
 }
 
-TEST(Sgemm, StridedOperands) {
+TEST_P(SgemmOnTarget, StridedOperands) {
   std::mt19937 rng(6);
   for (Trans ta : kTrans)
     for (Trans tb : kTrans) {
@@ -201,7 +262,7 @@ TEST(Sgemm, StridedOperands) {
 // Every element sums over K in the same order whatever the team size, so 1 and 2
 // threads must agree bit for bit. The shapes take the wide tile, the narrow tile,
 // the dot-product path, and a B packed once for the team (few column panels).
-TEST(Sgemm, ThreadCountDoesNotChangeBits) {
+TEST_P(SgemmOnTarget, ThreadCountDoesNotChangeBits) {
   std::mt19937 rng(7);
   const int saved = omp_get_max_threads();
   struct Shape {
@@ -231,7 +292,7 @@ TEST(Sgemm, ThreadCountDoesNotChangeBits) {
 }
 
 // Called from inside a parallel region, each caller gets the serial result.
-TEST(Sgemm, InsideParallelRegion) {
+TEST_P(SgemmOnTarget, InsideParallelRegion) {
   std::mt19937 rng(8);
   const int64_t M = 200, N = 300, K = 150;
   const Stored a = random_stored(M, K, 0, rng);
@@ -290,5 +351,51 @@ TEST(Sgemm, RejectsInvalidArguments) {
 }
 
 TEST(Sgemm, KernelNameIsReported) { EXPECT_NE(std::string(nmode::sgemm_kernel_name()), ""); }
+
+// The kernel in use follows the active target, so the dispatch reaches each one.
+TEST_P(SgemmOnTarget, KernelNameNamesTheTarget) {
+  const std::string name = nmode::sgemm_kernel_name();
+  const std::string target = nmode::to_string(GetParam());
+  EXPECT_EQ(name.compare(0, target.size(), target), 0) << name;
+}
+
+// Every target's result is within the reference tolerance of the best target's,
+// on shapes that take each path: the unpacked small product, the dot products,
+// the narrow and the wide tiles (which of the two depends on the vector width).
+TEST(Sgemm, TargetsAgree) {
+  const std::vector<nmode::SimdTarget> targets = nmode::supported_simd_targets();
+  const nmode::SimdTarget saved = nmode::active_simd_target();
+  std::mt19937 rng(10);
+  std::vector<Case> cases;
+  for (Trans ta : kTrans)
+    for (Trans tb : kTrans) {
+      cases.push_back({ta, tb, 20, 25, 30, 0.5f, 2.0f});
+      cases.push_back({ta, tb, 301, 10, 800, 1.0f, 0.0f});
+      cases.push_back({ta, tb, 130, 4, 700, 0.5f, 2.0f, 3});
+      cases.push_back({ta, tb, 257, 517, 300, 1.0f, 1.0f});
+    }
+  for (const Case& c : cases) {
+    SCOPED_TRACE(describe(c));
+    const Problem p = make_problem(c, rng);
+    const Reference r = reference(p);
+    nmode::set_simd_target(targets.front());
+    const Stored best = run(p);
+    for (size_t t = 1; t < targets.size(); ++t) {
+      SCOPED_TRACE(std::string(nmode::to_string(targets.front())) + " vs " + nmode::to_string(targets[t]));
+      nmode::set_simd_target(targets[t]);
+      const Stored out = run(p);
+      int failures = 0;
+      for (int64_t i = 0; i < c.M; ++i)
+        for (int64_t j = 0; j < c.N; ++j) {
+          const double tol = r.tol[static_cast<size_t>(i * c.N + j)];
+          if (!(std::abs(static_cast<double>(out.at(i, j)) - best.at(i, j)) <= tol) && failures++ < 5)
+            ADD_FAILURE() << "C(" << i << ", " << j << ") = " << out.at(i, j) << ", " << best.at(i, j)
+                          << " with the first target, tolerance " << tol;
+        }
+      EXPECT_EQ(failures, 0);
+    }
+  }
+  nmode::set_simd_target(saved);
+}
 
 }  // namespace
