@@ -15,6 +15,7 @@
 
 #include "nmode/error.hpp"
 #include "nmode/gemm.hpp"
+#include "bench_context.hpp"
 #include "nmode/simd.hpp"
 
 #ifdef _OPENMP
@@ -121,9 +122,7 @@ void bm_openblas(benchmark::State& state, Shape s, int threads) {
 }
 #endif
 
-void add_context() {
-  benchmark::AddCustomContext("nmode_simd_target", nmode::to_string(nmode::active_simd_target()));
-  benchmark::AddCustomContext("nmode_sgemm_kernel", nmode::sgemm_kernel_name());
+void add_openblas_context() {
 #ifdef NMODE_BENCH_OPENBLAS
   benchmark::AddCustomContext("openblas_core", openblas_get_corename());
   benchmark::AddCustomContext("openblas_config", openblas_get_config());
@@ -153,12 +152,8 @@ int main(int argc, char** argv) {
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   // Here rather than at static initialisation, so that an NMODE_SIMD this CPU
   // cannot run is reported instead of terminating the program.
-  try {
-    add_context();
-  } catch (const nmode::InvalidArgument& e) {
-    std::fprintf(stderr, "bench_gemm: %s\n", e.what());
-    return 1;
-  }
+  if (!nmode::bench::add_simd_context("bench_gemm")) return 2;
+  add_openblas_context();
   register_all();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

@@ -16,6 +16,7 @@
 #include "nmode/error.hpp"
 #include "nmode/gemm.hpp"
 #include "nmode/simd.hpp"
+#include "simd_test_util.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -171,23 +172,7 @@ void check_case(const Case& c, std::mt19937& rng) {
 
 // Runs each test once per SIMD target this CPU supports, named after it
 // (Simd/SgemmOnTarget.ModelProducts/avx2), and leaves the active target as it was.
-class SgemmOnTarget : public ::testing::TestWithParam<nmode::SimdTarget> {
- protected:
-  void SetUp() override {
-    saved_ = nmode::active_simd_target();
-    nmode::set_simd_target(GetParam());
-  }
-  void TearDown() override { nmode::set_simd_target(saved_); }
-
- private:
-  nmode::SimdTarget saved_ = nmode::SimdTarget::Scalar;
-};
-
-std::string target_name(const ::testing::TestParamInfo<nmode::SimdTarget>& param) {
-  return nmode::to_string(param.param);
-}
-
-INSTANTIATE_TEST_SUITE_P(Simd, SgemmOnTarget, ::testing::ValuesIn(nmode::supported_simd_targets()), target_name);
+NMODE_PER_SIMD_TARGET(SgemmOnTarget);
 
 const Trans kTrans[] = {Trans::No, Trans::Yes};
 
