@@ -45,7 +45,7 @@ void solve_blocks(const detail::ElementParams<T>& p, const int64_t* order, int c
   using State = StateOf<L>;
   constexpr size_t kMaxWidth = kVectors<T> * HWY_LANES(T);
   const int width = static_cast<int>(L::size());
-  alignas(64) T g[kMaxWidth], start[kMaxWidth], finite[kMaxWidth], real[kMaxWidth];
+  alignas(64) T g[kMaxWidth], start[kMaxWidth], real[kMaxWidth];
   alignas(64) T components[4][kMaxWidth], status[kMaxWidth], accepted[kMaxWidth], rejected[kMaxWidth];
   for (int first = 0; first < count; first += width) {
     // A partial block pads with lanes that start finished, so every element runs
@@ -54,15 +54,16 @@ void solve_blocks(const detail::ElementParams<T>& p, const int64_t* order, int c
     for (int l = 0; l < width; ++l) {
       const bool is_real = l < lanes;
       const int64_t i = is_real ? order[first + l] : 0;
-      const detail::ElementInput<T> in =
-          detail::element_input(is_real ? static_cast<double>(gamma[i]) : 0.0, is_real && y0 ? y0[i] : T(0));
-      g[l] = in.gamma;
-      start[l] = in.y0;
-      finite[l] = in.finite ? T(1) : T(0);
+      g[l] = is_real ? gamma[i] : T(0);
+      start[l] = is_real && y0 ? y0[i] : T(0);
       real[l] = is_real ? T(1) : T(0);
     }
+    // detail::element_input in lanes.
+    const L raw_gamma = L::load(g), raw_y0 = L::load(start);
+    const auto finite = is_finite(raw_gamma) & is_finite(raw_y0);
     ElementSolver<L, State> e;
-    detail::HWY_NAMESPACE::element_begin(e, L::load(g), L::load(start), L::load(finite) == L(T(1)), p);
+    detail::HWY_NAMESPACE::element_begin(e, select(finite, reduced_mod_pi(raw_gamma), L(T(0))),
+                                         select(finite, raw_y0, L(T(0))), finite, p);
     e.done = e.done | (L::load(real) == L(T(0)));
     int64_t attempts = 0;
     for (; !all_of(e.done); ++attempts) detail::HWY_NAMESPACE::element_attempt(e, p);

@@ -167,7 +167,41 @@ struct Lanes {
     return r;
   }
 
+  // gamma - pi * round(gamma / pi) in double, then rounded back to T: the very
+  // arithmetic of lanes.hpp's reduce_mod_pi, lane by lane.
+  friend HWY_INLINE Lanes reduced_mod_pi(const Lanes& x) {
+    Lanes r;
+    for (int i = 0; i < N; ++i) r.v[i] = reduce_vector(x.v[i]);
+    return r;
+  }
+
  private:
+  template <class DD, class VD>
+  static HWY_INLINE VD reduce_double(DD dd, VD g) {
+    const auto shift = hn::Set(dd, 6755399441055744.0);
+    const auto k = hn::Sub(hn::Add(hn::Mul(g, hn::Set(dd, 0.31830988618379067154)), shift), shift);
+    return hn::Sub(hn::Sub(g, hn::Mul(k, hn::Set(dd, 3.14159265358979311600e+00))),
+                   hn::Mul(k, hn::Set(dd, 1.22464679914735317723e-16)));
+  }
+  static HWY_INLINE V reduce_vector(V x) {
+    if constexpr (sizeof(T) == sizeof(double)) {
+      return reduce_double(D(), x);
+    } else {
+#if HWY_TARGET == HWY_SCALAR || HWY_TARGET == HWY_EMU128
+      HWY_ALIGN T t[HWY_LANES(T)];
+      hn::Store(x, D(), t);
+      for (size_t l = 0; l < hn::Lanes(D()); ++l) t[l] = static_cast<T>(reduce_mod_pi(static_cast<double>(t[l])));
+      return hn::Load(D(), t);
+#else
+      // Each half of the floats as a vector of doubles.
+      const hn::Half<D> dh;
+      const hn::Rebind<double, decltype(dh)> dd;
+      const auto lo = reduce_double(dd, hn::PromoteTo(dd, hn::LowerHalf(dh, x)));
+      const auto hi = reduce_double(dd, hn::PromoteTo(dd, hn::UpperHalf(dh, x)));
+      return hn::Combine(D(), hn::DemoteTo(dh, hi), hn::DemoteTo(dh, lo));
+#endif
+    }
+  }
   template <class DF, class VF>
   static HWY_INLINE VF float_guess(DF df, VF x) {
     const hn::RebindToSigned<DF> di;
