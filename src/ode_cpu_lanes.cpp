@@ -26,17 +26,12 @@ namespace hn = hwy::HWY_NAMESPACE;
 using detail::HWY_NAMESPACE::ElementSolver;
 using detail::HWY_NAMESPACE::Lanes;
 
-// Vectors per lane block. Independent vectors interleave the long dependent chains
-// of a step; more than the register file holds only spills. Measured with
-// bench_ode (see bench/RESULTS.md).
-#ifndef NMODE_V512
-#define NMODE_V512 4
-#endif
-#ifndef NMODE_V256
-#define NMODE_V256 4
-#endif
+// Vectors per lane block: independent vectors interleave the long dependent
+// chains of a step. 4 and 2 measured the same within noise on AVX-512, AVX2 and
+// SSE4 (bench/RESULTS.md); the grouping by gamma mod pi keeps the wider blocks'
+// idle lanes at 1-2.6 %.
 template <class T>
-constexpr int kVectors = HWY_TARGET == HWY_AVX3 ? NMODE_V512 : NMODE_V256;
+constexpr int kVectors = 4;
 
 template <class T, template <class> class StateOf>
 void solve_blocks(const detail::ElementParams<T>& p, const int64_t* order, int count, const T* gamma,
