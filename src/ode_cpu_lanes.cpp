@@ -27,9 +27,9 @@ using detail::HWY_NAMESPACE::ElementSolver;
 using detail::HWY_NAMESPACE::Lanes;
 
 // Vectors per lane block: independent vectors interleave the long dependent
-// chains of a step. 4 and 2 measured the same within noise on AVX-512, AVX2 and
-// SSE4 (bench/RESULTS.md); the grouping by gamma mod pi keeps the wider blocks'
-// idle lanes at 1-2.6 %.
+// chains of a step. 4 and 2 measured the same within noise on AVX-512 and AVX2
+// (bench/RESULTS.md); the grouping by gamma mod pi keeps the wider blocks' idle
+// lanes at 1-2.6 %.
 template <class T>
 constexpr int kVectors = 4;
 
