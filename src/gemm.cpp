@@ -543,6 +543,8 @@ void sgemm_impl(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
+#include "simd/dispatch.hpp"
+
 namespace nmode {
 namespace {
 
@@ -610,34 +612,9 @@ namespace portable = N_EMU128;
 namespace portable = N_SCALAR;
 #endif
 
-// Chosen here rather than by HWY_DYNAMIC_DISPATCH, which would take the best
-// target the CPU has and so ignore NMODE_SIMD and set_simd_target. Targets this
-// build or architecture lacks are never active (active_simd_target() returns
-// supported ones only); they fall back to the portable kernels all the same.
 TargetGemm target_gemm(SimdTarget target) {
-  switch (target) {
-    case SimdTarget::Avx512:
-#if HWY_TARGETS & HWY_AVX3
-      return {&N_AVX3::sgemm_impl, N_AVX3::kKernelName};
-#else
-      break;
-#endif
-    case SimdTarget::Avx2:
-#if HWY_TARGETS & HWY_AVX2
-      return {&N_AVX2::sgemm_impl, N_AVX2::kKernelName};
-#else
-      break;
-#endif
-    case SimdTarget::Sse4:
-#if HWY_TARGETS & HWY_SSE4
-      return {&N_SSE4::sgemm_impl, N_SSE4::kKernelName};
-#else
-      break;
-#endif
-    case SimdTarget::Scalar:
-      break;
-  }
-  return {&portable::sgemm_impl, portable::kKernelName};
+  return {NMODE_FOR_SIMD_TARGET(target, sgemm_impl, &portable::sgemm_impl),
+          NMODE_FOR_SIMD_TARGET(target, kKernelName, portable::kKernelName)};
 }
 
 }  // namespace

@@ -122,26 +122,19 @@ const SolverKernels kSolverKernels = {
     solve_kind<float>, solve_kind<double>, rhs_floor<float>, rhs_floor<double>,
     static_cast<int>(kVectors<float> * HWY_LANES(float)), static_cast<int>(kVectors<double> * HWY_LANES(double))};
 
+const SolverKernels* const kSolverKernelsOfTarget = &kSolverKernels;
+
 }  // namespace HWY_NAMESPACE
 }  // namespace nmode
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
+#include "simd/dispatch.hpp"
+
 namespace nmode {
 
 const SolverKernels* simd_solver_kernels(SimdTarget target) {
-  switch (target) {
-#if HWY_TARGETS & HWY_AVX3
-    case SimdTarget::Avx512: return &N_AVX3::kSolverKernels;
-#endif
-#if HWY_TARGETS & HWY_AVX2
-    case SimdTarget::Avx2: return &N_AVX2::kSolverKernels;
-#endif
-#if HWY_TARGETS & HWY_SSE4
-    case SimdTarget::Sse4: return &N_SSE4::kSolverKernels;
-#endif
-    default: return nullptr;  // Scalar, or a target this architecture lacks
-  }
+  return NMODE_FOR_SIMD_TARGET(target, kSolverKernelsOfTarget, static_cast<const SolverKernels*>(nullptr));
 }
 
 }  // namespace nmode

@@ -58,21 +58,12 @@ const AdamUpdate kAdamUpdate = adam_update;
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
+#include "simd/dispatch.hpp"
+
 namespace nmode {
 
 AdamUpdate adam_update_for(SimdTarget target) {
-  switch (target) {
-#if HWY_TARGETS & HWY_AVX3
-    case SimdTarget::Avx512: return N_AVX3::kAdamUpdate;
-#endif
-#if HWY_TARGETS & HWY_AVX2
-    case SimdTarget::Avx2: return N_AVX2::kAdamUpdate;
-#endif
-#if HWY_TARGETS & HWY_SSE4
-    case SimdTarget::Sse4: return N_SSE4::kAdamUpdate;
-#endif
-    default: return adam_update_scalar;
-  }
+  return NMODE_FOR_SIMD_TARGET(target, kAdamUpdate, &adam_update_scalar);
 }
 
 }  // namespace nmode
