@@ -11,7 +11,6 @@
 #include <chrono>
 #include <type_traits>
 #include <cmath>
-#include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <string>

@@ -111,10 +111,11 @@ void solve_elements(const ElementParams<T>& p, const int64_t* order, int count, 
     int64_t attempts = 0;
     for (; !e.done; ++attempts) detail::element_attempt(e, p);
     stats.lane_slots += attempts;
-    detail::write_element(e, i, out);
-    const T status = e.status;
-    const FinishedBlock<T> one{{&e.y.y, &e.y.y, &e.y.y, &e.y.y}, 0, &status, &e.accepted, &e.rejected};
-    finish_block(one, &i, 1, SolveOutputs<T>{}, stats);  // statistics only: write_element wrote the outputs
+    // A finished block of one lane: the outputs and statistics go where a SIMD
+    // block's go.
+    FinishedBlock<T> one{{}, State::kComponents, &e.status, &e.accepted, &e.rejected};
+    for (int c = 0; c < State::kComponents; ++c) one.components[c] = &detail::component(e.y, c);
+    finish_block(one, &i, 1, out, stats);
   }
 }
 
