@@ -1,7 +1,8 @@
 // The seam between the CPU solver's driver (src/ode_cpu.cpp: work items, grouping,
 // OpenMP, the scalar target) and its SIMD kernels (src/ode_cpu_lanes.cpp, compiled
-// once per target): a kernel solves the elements order[0..count) of one work item
-// in lane blocks and adds them to the statistics.
+// once per target): a kernel solves the `count` elements of one work item, given
+// side by side, in lane blocks, writes their results side by side and adds them to
+// the statistics.
 #pragma once
 
 #include <cstdint>
@@ -16,8 +17,8 @@ namespace nmode {
 enum class StateKind { Value, Sens, SensY0 };
 
 template <class T>
-using SolveBlocks = void (*)(StateKind kind, const detail::ElementParams<T>& p, const int64_t* order, int count,
-                             const T* gamma, const T* y0, const SolveOutputs<T>& out, SolveStats& stats);
+using SolveBlocks = void (*)(StateKind kind, const detail::ElementParams<T>& p, int count, const T* gamma,
+                             const T* y0, const SolveOutputs<T>& out, SolveStats& stats);
 
 // The floor of a benchmark (see nmode::rhs_floor) for elements [0, count).
 template <class T>
@@ -45,10 +46,9 @@ struct FinishedBlock {
   const T* rejected;
 };
 
-// Writes the first `count` lanes of a finished block to the elements
-// index[0..count) and adds them to the statistics.
+// Writes the first `count` lanes of a finished block to positions
+// [first, first + count) of `out` and adds them to the statistics.
 template <class T>
-void finish_block(const FinishedBlock<T>& b, const int64_t* index, int count, const SolveOutputs<T>& out,
-                  SolveStats& stats);
+void finish_block(const FinishedBlock<T>& b, int first, int count, const SolveOutputs<T>& out, SolveStats& stats);
 
 }  // namespace nmode

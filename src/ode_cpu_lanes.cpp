@@ -34,8 +34,8 @@ template <class T>
 constexpr int kVectors = 4;
 
 template <class T, template <class> class StateOf>
-void solve_blocks(const detail::ElementParams<T>& p, const int64_t* order, int count, const T* gamma,
-                  const T* y0, const SolveOutputs<T>& out, SolveStats& stats) {
+void solve_blocks(const detail::ElementParams<T>& p, int count, const T* gamma, const T* y0,
+                  const SolveOutputs<T>& out, SolveStats& stats) {
   using L = Lanes<T, kVectors<T>>;
   using State = StateOf<L>;
   constexpr size_t kMaxWidth = kVectors<T> * HWY_LANES(T);
@@ -46,13 +46,14 @@ void solve_blocks(const detail::ElementParams<T>& p, const int64_t* order, int c
     // A partial block pads with lanes that start finished, so every element runs
     // through the same code: results do not depend on where it sits in the batch.
     const int lanes = std::min(width, count - first);
-    for (int l = 0; l < width; ++l) {
-      const bool is_real = l < lanes;
-      const int64_t i = is_real ? order[first + l] : 0;
-      g[l] = is_real ? gamma[i] : T(0);
-      start[l] = is_real && y0 ? y0[i] : T(0);
-      real[l] = is_real ? T(1) : T(0);
-    }
+    // Plain copies, not `l < lanes ? gamma[first + l] : 0`: GCC turns that into
+    // masked loads, which QEMU's AVX2 emulation faults on past the end of an array.
+    std::fill(g, g + width, T(0));
+    std::fill(start, start + width, T(0));
+    std::fill(real, real + width, T(0));
+    std::copy_n(gamma + first, lanes, g);
+    if (y0) std::copy_n(y0 + first, lanes, start);
+    std::fill(real, real + lanes, T(1));
     // detail::element_input in lanes.
     const L raw_gamma = L::load(g), raw_y0 = L::load(start);
     const auto finite = is_finite(raw_gamma) & is_finite(raw_y0);
@@ -69,20 +70,20 @@ void solve_blocks(const detail::ElementParams<T>& p, const int64_t* order, int c
     e.rejected.store(rejected);
     const FinishedBlock<T> done{{components[0], components[1], components[2], components[3]},
                                 State::kComponents, status, accepted, rejected};
-    finish_block(done, order + first, lanes, out, stats);
+    finish_block(done, first, lanes, out, stats);
   }
 }
 
 template <class T>
-void solve_kind(StateKind kind, const detail::ElementParams<T>& p, const int64_t* order, int count, const T* gamma,
-                const T* y0, const SolveOutputs<T>& out, SolveStats& stats) {
+void solve_kind(StateKind kind, const detail::ElementParams<T>& p, int count, const T* gamma, const T* y0,
+                const SolveOutputs<T>& out, SolveStats& stats) {
   switch (kind) {
     case StateKind::Value:
-      return solve_blocks<T, detail::HWY_NAMESPACE::ValueState>(p, order, count, gamma, y0, out, stats);
+      return solve_blocks<T, detail::HWY_NAMESPACE::ValueState>(p, count, gamma, y0, out, stats);
     case StateKind::Sens:
-      return solve_blocks<T, detail::HWY_NAMESPACE::SensState>(p, order, count, gamma, y0, out, stats);
+      return solve_blocks<T, detail::HWY_NAMESPACE::SensState>(p, count, gamma, y0, out, stats);
     case StateKind::SensY0:
-      return solve_blocks<T, detail::HWY_NAMESPACE::SensY0State>(p, order, count, gamma, y0, out, stats);
+      return solve_blocks<T, detail::HWY_NAMESPACE::SensY0State>(p, count, gamma, y0, out, stats);
   }
 }
 
