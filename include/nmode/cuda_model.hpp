@@ -1,6 +1,6 @@
 // CudaModel: a GPU copy of a Sequential built from Linear, NmOde, ReLU and Tanh
 // layers, with forward and backward on the device (cuBLAS GEMMs, the CUDA solver,
-// elementwise kernels). Host-side declarations only; kernels/cuda_model.cu holds
+// elementwise kernels). Host-side declarations only; kernels/nn/cuda_model.cu holds
 // the implementation, and without the CUDA backend constructing one throws.
 #pragma once
 

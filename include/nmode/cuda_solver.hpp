@@ -1,5 +1,5 @@
 // The CUDA backend of the solver (float). Host functions only: the kernels live in
-// kernels/ode_solve.cu. Calling these in a build without CUDA throws nmode::Error.
+// kernels/solver/cuda_solver.cu. Calling these in a build without CUDA throws nmode::Error.
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,5 @@
 // DeviceBuffer<T>: a move-only RAII array in GPU memory with explicit host copies.
-// Host-side declarations only; defined in kernels/device_buffer.cu for the CUDA
+// Host-side declarations only; defined in kernels/core/device_buffer.cu for the CUDA
 // build (float, double, int32_t, uint8_t, unsigned long long, ElementStatus).
 #pragma once
 

@@ -1,4 +1,5 @@
-// Softmax cross-entropy and accuracy counting for classification logits.
+// Softmax cross-entropy, the KL divergence between two softmax outputs (TRADES)
+// and accuracy counting for classification logits.
 #pragma once
 
 #include <cstdint>
@@ -19,5 +20,12 @@ double softmax_cross_entropy(const Tensor& logits, const int32_t* labels, Tensor
 // Examples whose largest logit is at the label (ties go to the smallest index);
 // rows with any NaN/Inf logit count as wrong. logits: (n, k), labels: (n).
 int64_t count_correct(const Tensor& logits, const int32_t* labels);
+
+// TRADES' term: the sum over rows i of KL(p_i || q_i) with p_i = softmax(p_logits_i)
+// and q_i = softmax(q_logits_i), in double. p_logits, q_logits: (n, k). Adds
+// scale * dKL/dq_logits = scale * (q - p) to *add_dq and
+// scale * dKL/dp_logits = scale * p_c (log p_c - log q_c - KL_i) to *add_dp, where
+// not null (each (n, k), already sized).
+double kl_divergence(const Tensor& p_logits, const Tensor& q_logits, double scale, Tensor* add_dp, Tensor* add_dq);
 
 }  // namespace nmode

@@ -106,4 +106,7 @@ ModelSpec spec_from_metadata(const std::map<std::string, std::string>& metadata)
 bool operator==(const ModelSpec& a, const ModelSpec& b);
 inline bool operator!=(const ModelSpec& a, const ModelSpec& b) { return !(a == b); }
 
+// Sums the solver statistics of the model's nmODE layers from their last forward.
+SolveStats last_solver_stats(Sequential& model);
+
 }  // namespace nmode

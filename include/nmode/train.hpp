@@ -12,10 +12,13 @@
 #include "nmode/attack.hpp"
 #include "nmode/dataset.hpp"
 #include "nmode/model.hpp"
+#include "nmode/model_io.hpp"  // load_model, save_model: here before they had a header
 #include "nmode/ode.hpp"
 #include "nmode/optim.hpp"
 
 namespace nmode {
+
+class AdversarialInputs;  // src/train/adversarial.hpp
 
 // Adversarial training (baselines): PGD-AT (Madry) trains on PGD examples;
 // TRADES adds beta * KL(f(x) || f(x_adv)) to the clean loss.
@@ -52,6 +55,7 @@ class Trainer {
  public:
   // A fresh model from `spec` (initialised with options.seed).
   Trainer(const ModelSpec& spec, const TrainOptions& options);
+  ~Trainer();
   // Resumes from a checkpoint written by save(): same parameters, optimizer state
   // and epoch count; the data order of later epochs is the same as uninterrupted.
   static std::unique_ptr<Trainer> resume(const std::string& checkpoint_path);
@@ -66,14 +70,23 @@ class Trainer {
   int epochs_done() const { return epochs_done_; }
 
  private:
+  struct BatchOutcome {
+    double loss_sum = 0.0;
+    int64_t correct = 0;
+  };
+
   Trainer(const ModelSpec& spec, const TrainOptions& options, std::unique_ptr<Sequential> model);
-  void adversarial_batch(const Tensor& x, const std::vector<int32_t>& y, Tensor& x_adv);
+  BatchOutcome train_batch(SolveStats& solver);
+  void craft_adversarial_inputs();
+  bool trades_term() const;
+  void backward_trades_through_adversarial();
 
   ModelSpec spec_;
   TrainOptions options_;
   std::unique_ptr<Sequential> model_;
   Adam adam_;
   int epochs_done_ = 0;
+  std::unique_ptr<AdversarialInputs> adversarial_;
   // Reused across batches: no allocation in the steady state.
   Tensor x_, x_adv_, logits_, dlogits_, logits_adv_, dlogits_adv_;
   std::vector<int32_t> y_;
@@ -91,12 +104,6 @@ struct EvalReport {
 
 EvalReport evaluate(Sequential& model, const Dataset& data, int64_t batch = 256, const ProgressFn& progress = {});
 
-// Loads a model saved by Trainer::save (or save_model); `spec` receives its spec.
-std::unique_ptr<Sequential> load_model(const std::string& path, ModelSpec* spec = nullptr);
-void save_model(const std::string& path, Sequential& model, const ModelSpec& spec);
-
-// Sums the solver statistics of the model's nmODE layers from their last forward.
-SolveStats last_solver_stats(Sequential& model);
 
 const char* to_string(AdversarialTraining a);
 AdversarialTraining parse_adversarial_training(const std::string& name);  // none | pgd | trades

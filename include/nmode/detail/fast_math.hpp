@@ -112,7 +112,7 @@ NMODE_HD inline L inv_fifth_root(L a) {
   const L am = min_of(max_of(a, L(T(1e-30))), L(T(1e30)));
   L g = inv_fifth_root_guess(am);
   // The first guess is within 7.3 %; each Newton step about squares the relative
-  // error (times ~3): 1.8 %, then 9.2e-4 (tests/test_fast_math.cpp), ample for
+  // error (times ~3): 1.8 %, then 9.2e-4 (tests/solver/test_fast_math.cpp), ample for
   // step-size factors, which are heuristics clamped to [0.2, 10] anyway.
   g = g * (T(6) - am * (g * g) * (g * g) * g) * T(0.2);
   g = g * (T(6) - am * (g * g) * (g * g) * g) * T(0.2);

@@ -1,0 +1,183 @@
+// CUDA backend of the solver: one thread per element in a grid-stride loop, each
+// running the same per-element driver as the CPU (include/nmode/detail/), with
+// per-element statistics reduced by warp shuffles and a few atomics.
+//
+// Variants considered: thread-per-element (shipped, "kernel1"): elements are
+// independent and need ~4 steps, so a warp-cooperative scheme has nothing to share.
+#include <cuda_runtime.h>
+
+#include <cstdio>
+#include <limits>
+
+#include "cuda_check.cuh"
+#include "nmode/cuda_solver.hpp"
+#include "nmode/detail/element_outputs.hpp"
+#include "nmode/detail/element_solver.hpp"
+#include "nmode/device_buffer.hpp"
+#include "solver/ode_common.hpp"
+
+namespace nmode {
+namespace {
+
+// Counters reduced over all elements; layout shared with the host below.
+enum StatSlot { kElements, kAccepted, kRejected, kMaxAccepted, kMaxAttempts, kConverged, kMaxStepsHit,
+                kNonFiniteSeen, kTooSmall, kStatSlots };
+
+__device__ inline unsigned long long warp_sum(unsigned long long v) {
+  for (int offset = 16; offset > 0; offset /= 2) v += __shfl_down_sync(0xffffffffu, v, offset);
+  return v;
+}
+__device__ inline unsigned long long warp_max(unsigned long long v) {
+  for (int offset = 16; offset > 0; offset /= 2) {
+    const unsigned long long o = __shfl_down_sync(0xffffffffu, v, offset);
+    v = o > v ? o : v;
+  }
+  return v;
+}
+
+// gamma, y0 (nullable): (n); outputs: (n); stats: (kStatSlots), zeroed by the caller.
+template <class State>
+__global__ void solve_kernel1(detail::ElementParams<float> p, int64_t n, const float* __restrict__ gamma,
+                              const float* __restrict__ y0, SolveOutputs<float> out,
+                              unsigned long long* __restrict__ stats) {
+  unsigned long long local[kStatSlots] = {};
+  const int64_t stride = int64_t(blockDim.x) * gridDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+    detail::ElementSolver<float, State> e;
+    detail::element_begin(e, static_cast<double>(gamma[i]), y0 ? y0[i] : 0.0f, p);
+    while (!e.done) detail::element_attempt(e, p);
+    detail::write_element(e, i, out);
+    // Counts are whole numbers held in floats (detail::kMaxStepsLimit).
+    const unsigned long long accepted = static_cast<unsigned long long>(e.accepted);
+    const unsigned long long rejected = static_cast<unsigned long long>(e.rejected);
+    const unsigned long long attempts = accepted + rejected;
+    local[kElements] += 1;
+    local[kAccepted] += accepted;
+    local[kRejected] += rejected;
+    local[kMaxAccepted] = max(local[kMaxAccepted], accepted);
+    local[kMaxAttempts] = max(local[kMaxAttempts], attempts);
+    const int status = static_cast<int>(e.status);
+    local[kConverged] += status == detail::kConverged;
+    local[kMaxStepsHit] += status == detail::kMaxSteps;
+    local[kNonFiniteSeen] += status == detail::kNonFinite;
+    local[kTooSmall] += status == detail::kStepTooSmall;
+  }
+  // Every thread of a launched block reaches here, so full-warp shuffles are safe.
+  for (int s = 0; s < kStatSlots; ++s) {
+    const bool is_max = s == kMaxAccepted || s == kMaxAttempts;
+    const unsigned long long v = is_max ? warp_max(local[s]) : warp_sum(local[s]);
+    if ((threadIdx.x & 31) == 0 && v != 0) {
+      if (is_max) atomicMax(&stats[s], v);
+      else atomicAdd(&stats[s], v);
+    }
+  }
+}
+
+// The statistics slots of one solve, from the stream-ordered pool: cudaMalloc and
+// cudaFree per call cost tens of microseconds, and cudaFree waits for the whole
+// device, which would serialise solves running on other streams. Devices without
+// memory pools get a plain cudaMalloc.
+class StatSlots {
+ public:
+  explicit StatSlots(cudaStream_t stream) : stream_(stream) {
+    void* p = nullptr;
+    const cudaError_t pooled = cudaMallocAsync(&p, kStatSlots * sizeof(unsigned long long), stream);
+    if (pooled == cudaErrorNotSupported) {
+      (void)cudaGetLastError();  // so a later cudaGetLastError does not report this one
+      pooled_ = false;
+      NMODE_CUDA_CHECK(cudaMalloc(&p, kStatSlots * sizeof(unsigned long long)));
+    } else {
+      NMODE_CUDA_CHECK(pooled);
+    }
+    data_ = static_cast<unsigned long long*>(p);
+  }
+  ~StatSlots() {
+    const cudaError_t status = pooled_ ? cudaFreeAsync(data_, stream_) : cudaFree(data_);
+    if (status != cudaSuccess) std::fprintf(stderr, "nmode: freeing solver statistics failed: %s\n",
+                                            cudaGetErrorString(status));
+  }
+  StatSlots(const StatSlots&) = delete;
+  StatSlots& operator=(const StatSlots&) = delete;
+  unsigned long long* data() { return data_; }
+
+ private:
+  cudaStream_t stream_;
+  bool pooled_ = true;
+  unsigned long long* data_ = nullptr;
+};
+
+template <class State>
+void launch_solve(const detail::ElementParams<float>& p, int64_t n, const float* gamma, const float* y0,
+                  const SolveOutputs<float>& out, unsigned long long* stats, cudaStream_t stream) {
+  constexpr int kThreads = 128;
+  int device = 0, sms = 1;
+  NMODE_CUDA_CHECK(cudaGetDevice(&device));
+  NMODE_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  // Enough blocks to fill the GPU a few times over; the grid-stride loop covers the rest.
+  const int64_t wanted = detail::ceil_div<int64_t>(n, kThreads);
+  const int blocks = static_cast<int>(wanted < int64_t(sms) * 32 ? wanted : int64_t(sms) * 32);
+  solve_kernel1<State><<<blocks, kThreads, 0, stream>>>(p, n, gamma, y0, out, stats);
+  NMODE_CUDA_CHECK(cudaGetLastError());
+}
+
+}  // namespace
+
+SolveStats solve_cuda(const SolverOptions& options, int64_t n, const float* d_gamma, const float* d_y0,
+                      const SolveOutputs<float>& d_out, void* stream_ptr) {
+  check_solve_arguments(options, n, d_gamma, d_out);
+  SolveStats stats;
+  if (n == 0) return stats;
+  cudaStream_t stream = static_cast<cudaStream_t>(stream_ptr);
+  StatSlots d_stats(stream);
+  NMODE_CUDA_CHECK(cudaMemsetAsync(d_stats.data(), 0, kStatSlots * sizeof(unsigned long long), stream));
+  const detail::ElementParams<float> p = element_params<float>(options);
+  if (d_out.dy_dy0)
+    launch_solve<detail::SensY0State<float>>(p, n, d_gamma, d_y0, d_out, d_stats.data(), stream);
+  else if (d_out.wants_sensitivities())
+    launch_solve<detail::SensState<float>>(p, n, d_gamma, d_y0, d_out, d_stats.data(), stream);
+  else
+    launch_solve<detail::ValueState<float>>(p, n, d_gamma, d_y0, d_out, d_stats.data(), stream);
+  unsigned long long host[kStatSlots];
+  NMODE_CUDA_CHECK(cudaMemcpyAsync(host, d_stats.data(), sizeof(host), cudaMemcpyDeviceToHost, stream));
+  NMODE_CUDA_CHECK(cudaStreamSynchronize(stream));
+  stats.elements = int64_t(host[kElements]);
+  stats.accepted_steps = int64_t(host[kAccepted]);
+  stats.rejected_steps = int64_t(host[kRejected]);
+  stats.max_accepted = int64_t(host[kMaxAccepted]);
+  stats.max_attempts = int64_t(host[kMaxAttempts]);
+  stats.converged = int64_t(host[kConverged]);
+  stats.hit_max_steps = int64_t(host[kMaxStepsHit]);
+  stats.non_finite = int64_t(host[kNonFiniteSeen]);
+  stats.step_too_small = int64_t(host[kTooSmall]);
+  return stats;
+}
+
+SolveStats solve_cuda_from_host(const SolverOptions& options, int64_t n, const float* gamma, const float* y0,
+                                const SolveOutputs<float>& out) {
+  check_solve_arguments(options, n, gamma, out);
+  if (n == 0) return SolveStats{};
+  const size_t count = static_cast<size_t>(n);
+  DeviceBuffer<float> d_gamma(count), d_y0(y0 ? count : 0), d_y(count);
+  DeviceBuffer<float> d_s(out.dy_dgamma ? count : 0), d_q(out.dy_dlambda ? count : 0), d_r(out.dy_dy0 ? count : 0);
+  DeviceBuffer<ElementStatus> d_status(out.status ? count : 0);
+  DeviceBuffer<int32_t> d_steps(out.accepted_steps ? count : 0);
+  d_gamma.copy_from_host(gamma, count);
+  if (y0) d_y0.copy_from_host(y0, count);
+  SolveOutputs<float> d_out;
+  d_out.y = d_y.data();
+  d_out.dy_dgamma = out.dy_dgamma ? d_s.data() : nullptr;
+  d_out.dy_dlambda = out.dy_dlambda ? d_q.data() : nullptr;
+  d_out.dy_dy0 = out.dy_dy0 ? d_r.data() : nullptr;
+  d_out.status = out.status ? d_status.data() : nullptr;
+  d_out.accepted_steps = out.accepted_steps ? d_steps.data() : nullptr;
+  const SolveStats stats = solve_cuda(options, n, d_gamma.data(), y0 ? d_y0.data() : nullptr, d_out, nullptr);
+  d_y.copy_to_host(out.y, count);
+  if (out.dy_dgamma) d_s.copy_to_host(out.dy_dgamma, count);
+  if (out.dy_dlambda) d_q.copy_to_host(out.dy_dlambda, count);
+  if (out.dy_dy0) d_r.copy_to_host(out.dy_dy0, count);
+  if (out.status) d_status.copy_to_host(out.status, count);
+  if (out.accepted_steps) d_steps.copy_to_host(out.accepted_steps, count);
+  return stats;
+}
+
+}  // namespace nmode

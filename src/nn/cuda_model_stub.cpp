@@ -1,0 +1,31 @@
+// CudaModel in a build without the CUDA backend: the class exists so that callers
+// compile everywhere, and constructing one throws a message that says how to get
+// the GPU path. The real implementation is kernels/nn/cuda_model.cu.
+#include "nmode/cuda_model.hpp"
+#include "nmode/error.hpp"
+
+#if !defined(NMODE_HAS_CUDA)
+
+namespace nmode {
+
+struct CudaModel::Impl {};
+
+namespace {
+[[noreturn]] void no_backend() {
+  throw Error("CudaModel: nmode was built without the CUDA backend; rebuild with nvcc present and "
+              "NMODE_CUDA=AUTO or ON, or run the model on the CPU (--device cpu)");
+}
+}  // namespace
+
+CudaModel::CudaModel(Sequential&) { no_backend(); }
+CudaModel::~CudaModel() = default;
+CudaModel::CudaModel(CudaModel&& other) noexcept = default;
+CudaModel& CudaModel::operator=(CudaModel&& other) noexcept = default;
+void CudaModel::forward(const Tensor&, Tensor&, bool) { no_backend(); }
+void CudaModel::backward(const Tensor&, Tensor*) { no_backend(); }
+void CudaModel::backward_input(const Tensor&, Tensor&) { no_backend(); }
+void CudaModel::upload_parameters() { no_backend(); }
+
+}  // namespace nmode
+
+#endif

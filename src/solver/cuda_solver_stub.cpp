@@ -1,0 +1,20 @@
+// The CUDA solver in a build without the CUDA backend: the entry points exist so
+// that callers compile everywhere, and calling them says how to get the GPU path.
+// The real implementation is kernels/solver/cuda_solver.cu.
+#include "nmode/cuda_solver.hpp"
+#include "nmode/error.hpp"
+
+namespace nmode {
+
+#if !defined(NMODE_HAS_CUDA)
+SolveStats solve_cuda(const SolverOptions&, int64_t, const float*, const float*, const SolveOutputs<float>&,
+                      void*) {
+  throw Error("nmode was built without the CUDA backend; rebuild with nvcc present and NMODE_CUDA=AUTO or ON");
+}
+SolveStats solve_cuda_from_host(const SolverOptions& o, int64_t n, const float* g, const float* y0,
+                                const SolveOutputs<float>& out) {
+  return solve_cuda(o, n, g, y0, out, nullptr);
+}
+#endif
+
+}  // namespace nmode

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# The nmode command line on bad input: every case must end with the documented exit
+# status (2: invalid arguments, 1: a failure while running) and a message naming
+# the problem, never a crash, a hang or a file left half-written. Runs on a tiny
+# hand-made dataset, so it needs neither the real data nor a GPU.
+#   tests/cli/cli_test.sh path/to/nmode
+set -uo pipefail
+nmode=${1:?usage: cli_test.sh path/to/nmode}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+
+# expect STATUS PATTERN -- COMMAND...: runs COMMAND (30 s at most) and checks its
+# exit status and that stderr contains PATTERN (a fixed string; empty: anything).
+expect() {
+  local want=$1 pattern=$2
+  shift 3
+  local status=0
+  timeout 30 "$@" >"$work/out" 2>"$work/err" || status=$?
+  if [[ $status != "$want" ]] || { [[ -n $pattern ]] && ! grep -qF -- "$pattern" "$work/err"; }; then
+    echo "FAIL: $* -> exit $status (want $want), stderr:" >&2
+    sed 's/^/    /' "$work/err" >&2
+    failures=$((failures + 1))
+  else
+    echo "ok: $* -> $status"
+  fi
+}
+
+# IDX files: a big-endian header (magic, dimensions) and unsigned bytes.
+be32() { printf "\\x$(printf %02x $(($1 >> 24 & 255)))\\x$(printf %02x $(($1 >> 16 & 255)))\\x$(printf %02x $(($1 >> 8 & 255)))\\x$(printf %02x $(($1 & 255)))"; }
+write_images() {  # FILE COUNT BYTES_OF_PIXELS
+  { be32 2051; be32 "$2"; be32 28; be32 28; head -c "$3" /dev/zero | tr '\0' '\100'; } >"$1"
+}
+write_labels() {  # FILE COUNT
+  { be32 2049; be32 "$2"; for ((i = 0; i < $2; ++i)); do printf "\\x$(printf %02x $((i % 10)))"; done; } >"$1"
+}
+good="$work/good/mnist" bad="$work/bad/mnist"
+mkdir -p "$good" "$bad"
+for split in train t10k; do
+  write_images "$good/$split-images-idx3-ubyte" 20 $((20 * 784))
+  write_labels "$good/$split-labels-idx1-ubyte" 20
+  write_images "$bad/$split-images-idx3-ubyte" 20 1000  # the header promises 20 * 784 bytes
+  write_labels "$bad/$split-labels-idx1-ubyte" 20
+done
+tiny=(--hidden 8 --batch 10 --threads 1)
+
+# Arguments out of range or malformed: status 2.
+expect 2 "t_end" -- "$nmode" solve --lambda 3 --t-end -1 --gamma 0.5
+expect 2 "lambda must be finite" -- "$nmode" solve --lambda nan --t-end 1 --gamma 0.5
+expect 2 "rtol" -- "$nmode" solve --lambda 3 --t-end 1 --rtol 0 --gamma 0.5
+expect 2 "" -- "$nmode" bogus-command
+printf 'not a checkpoint' >"$work/garbage.safetensors"
+expect 2 "--eps" -- "$nmode" attack --model "$work/garbage.safetensors" --eps -0.1
+
+# Data: missing (says how to fetch it) and truncated (says which file), and no
+# checkpoint is left behind by the failed run.
+expect 1 "tools/fetch-data.sh" -- "$nmode" train --data-dir "$work/none" --epochs 1 --out "$work/m.safetensors"
+expect 1 "train-images-idx3-ubyte" -- "$nmode" train --data-dir "$work/bad" --epochs 1 "${tiny[@]}" --out "$work/m.safetensors"
+if compgen -G "$work/m.safetensors*" >/dev/null; then
+  echo "FAIL: a failed train left $(ls "$work"/m.safetensors*)" >&2
+  failures=$((failures + 1))
+fi
+
+# A model trained on the tiny data, then misused.
+expect 0 "" -- "$nmode" train --data-dir "$work/good" --epochs 1 "${tiny[@]}" --out "$work/m.safetensors"
+expect 2 "--n 50 exceeds the 20 test images" -- "$nmode" attack --model "$work/m.safetensors" --data-dir "$work/good" --eps 0.1 --n 50
+expect 0 "" -- "$nmode" attack --model "$work/m.safetensors" --data-dir "$work/good" --eps 0.1 --n 20 --steps 2 --device cpu
+expect 2 "" -- "$nmode" certify --model "$work/m.safetensors" --data-dir "$work/good" --norm l3 --delta 0.1
+
+# Resuming: fewer epochs than the checkpoint has is an error; as many writes --out
+# without training; --json keeps stdout a single JSON document.
+expect 2 "has already trained 1 epochs" -- "$nmode" train --data-dir "$work/good" --resume "$work/m.safetensors" --epochs 0 --out "$work/r.safetensors"
+expect 0 "" -- "$nmode" train --data-dir "$work/good" --resume "$work/m.safetensors" --epochs 1 --no-test --json --out "$work/r.safetensors"
+if [[ ! -s $work/r.safetensors ]] || [[ $(head -c 1 "$work/out") != "{" ]] || ! grep -q '"after_epoch": 1' "$work/out"; then
+  echo "FAIL: resuming at the last epoch: want $work/r.safetensors and one JSON document on stdout, got:" >&2
+  sed 's/^/    /' "$work/out" >&2
+  failures=$((failures + 1))
+fi
+
+# Broken checkpoints: clear errors from every command that reads one.
+head -c 100 "$work/m.safetensors" >"$work/cut.safetensors"
+for file in garbage cut; do
+  expect 1 "$file.safetensors" -- "$nmode" eval --model "$work/$file.safetensors" --data-dir "$work/good"
+  expect 1 "$file.safetensors" -- "$nmode" info --model "$work/$file.safetensors"
+done
+
+# SIMD targets: NMODE_SIMD forces one by name (any case); an unknown one is a
+# usage error before any work. Every target the CPU supports solves the paper's
+# Table 1 case to the same printed value.
+expect 2 "unknown SIMD target 'avx1024'" -- env NMODE_SIMD=avx1024 "$nmode" solve --lambda 5 --t-end 1 --gamma 0.2222
+expect 0 "" -- env NMODE_SIMD=Scalar "$nmode" info
+for target in $("$nmode" info --json | jq -r '.simd_supported[]'); do
+  expect 0 "" -- env NMODE_SIMD="$target" "$nmode" solve --lambda 5 --t-end 1 --gamma 0.2222
+  grep -q " 0\.01044" "$work/out" ||
+    { echo "FAIL: NMODE_SIMD=$target solve printed: $(cat "$work/out")" >&2; failures=$((failures + 1)); }
+done
+
+# Devices: without a GPU, cuda is an error that says so and auto falls back with
+# a one-line notice; with one, both run.
+if "$nmode" info --json | grep -q '"gpu": true'; then
+  expect 0 "" -- "$nmode" attack --model "$work/m.safetensors" --data-dir "$work/good" --eps 0.1 --n 20 --steps 2 --device cuda
+else
+  expect 1 "no usable GPU" -- "$nmode" solve --lambda 3 --t-end 1 --gamma 0.5 --device cuda
+  expect 1 "no usable GPU" -- "$nmode" attack --model "$work/m.safetensors" --data-dir "$work/good" --eps 0.1 --n 20 --device cuda
+  expect 0 "running on the CPU" -- "$nmode" attack --model "$work/m.safetensors" --data-dir "$work/good" --eps 0.1 --n 20 --steps 2 --device auto
+fi
+
+if ((failures)); then
+  echo "$failures case(s) failed" >&2
+  exit 1
+fi
+echo "all cases passed"
