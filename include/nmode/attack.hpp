@@ -12,10 +12,10 @@
 #include <vector>
 
 #include "nmode/classifier.hpp"
+#include "nmode/norm.hpp"
 
 namespace nmode {
 
-enum class Norm { Linf, L2 };
 enum class AttackKind { FGSM, PGD, APGD, Square };
 // Loss maximised by the gradient attacks. Square always uses the margin loss.
 enum class AttackLoss { CE, DLR };
@@ -23,10 +23,13 @@ enum class AttackLoss { CE, DLR };
 // on the sphere (r = 1, MadryLab robustness), or uniform in volume (r = U^(1/d)).
 enum class L2Start { UniformRadius, Sphere, UniformVolume };
 
-const char* to_string(Norm norm);        // "linf", "l2"
 const char* to_string(AttackKind kind);  // "fgsm", "pgd", "apgd", "square"
 const char* to_string(AttackLoss loss);  // "ce", "dlr"
 const char* to_string(L2Start start);    // "uniform-radius", "sphere", "uniform-volume"
+// The inverses of to_string; InvalidArgument naming the choices otherwise.
+AttackKind parse_attack_kind(const std::string& name);
+AttackLoss parse_attack_loss(const std::string& name);
+L2Start parse_l2_start(const std::string& name);
 
 struct AttackConfig {
   AttackKind kind = AttackKind::PGD;

@@ -6,13 +6,14 @@
 #include <cstdint>
 #include <vector>
 
+#include "nmode/norm.hpp"
 #include "nmode/tensor.hpp"
 
 namespace nmode {
 
-// The norm of the input perturbation δ. The bound uses its dual norm on each
-// row of W: L1 rows for an L∞ ball, L2 rows for an L2 ball.
-enum class CertNorm { Linf, L2 };
+// The norm of the input perturbation δ (nmode/norm.hpp). The bound uses its dual
+// norm on each row of W: L1 rows for an L∞ ball, L2 rows for an L2 ball.
+using CertNorm = Norm;  // the name of earlier versions
 
 // κ(λ, t̄): every hidden unit satisfies |y_i(t̄) − ȳ_i(t̄)| ≤ κ·|γ_i − γ̄_i|
 // because |d/du sin²u| ≤ 1. finite_time: κ = (1 − e^{−(λ−1)t̄})/(λ−1);

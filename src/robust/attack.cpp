@@ -9,8 +9,6 @@
 
 namespace nmode {
 
-const char* to_string(Norm norm) { return norm == Norm::Linf ? "linf" : "l2"; }
-
 const char* to_string(AttackKind kind) {
   switch (kind) {
     case AttackKind::FGSM: return "fgsm";
@@ -30,6 +28,33 @@ const char* to_string(L2Start start) {
     case L2Start::UniformVolume: return "uniform-volume";
   }
   return "unknown";
+}
+
+namespace {
+
+// The one of `values` whose to_string is `name`, or InvalidArgument listing them.
+template <class E, size_t N>
+E parse_named(const char* what, const std::string& name, const E (&values)[N]) {
+  std::string choices;
+  for (const E v : values) {
+    if (name == to_string(v)) return v;
+    choices += (choices.empty() ? "" : ", ") + std::string(to_string(v));
+  }
+  throw InvalidArgument(std::string(what) + " must be one of " + choices + "; got '" + name + "'");
+}
+
+}  // namespace
+
+AttackKind parse_attack_kind(const std::string& name) {
+  return parse_named("attack", name, {AttackKind::FGSM, AttackKind::PGD, AttackKind::APGD, AttackKind::Square});
+}
+
+AttackLoss parse_attack_loss(const std::string& name) {
+  return parse_named("attack loss", name, {AttackLoss::CE, AttackLoss::DLR});
+}
+
+L2Start parse_l2_start(const std::string& name) {
+  return parse_named("L2 start", name, {L2Start::UniformRadius, L2Start::Sphere, L2Start::UniformVolume});
 }
 
 static std::string num(double v) {

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <string>
+#include <utility>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -177,6 +178,58 @@ TEST(TrainDataMismatch, WrongFeatureCountIsAClearError) {
   } catch (const InvalidArgument& e) {
     EXPECT_NE(std::string(e.what()).find("expects 10"), std::string::npos) << e.what();
   }
+}
+
+// Every bad or missing key of a training checkpoint is an IoError that names it
+// (a non-numeric seed used to escape as std::invalid_argument from std::stoull).
+TEST(TrainCheckpoint, BadMetadataIsAnIoErrorNamingTheKey) {
+  ModelSpec spec;
+  spec.input = 6;
+  spec.hidden = 4;
+  spec.classes = 3;
+  Trainer t(spec, TrainOptions{});
+  const std::string path = temp_path("bad_metadata.safetensors");
+  t.save(path);
+  const Checkpoint good = load_checkpoint(path);
+  const std::pair<const char*, const char*> bad[] = {
+      {"train.seed", "x"},        {"train.batch", "0"},      {"train.lr", "fast"},
+      {"train.adversarial", "?"}, {"train.epochs_done", "-1"}, {"train.decoupled_weight_decay", "maybe"},
+      {"adam.step", "1.5"}};
+  for (const auto& [key, value] : bad) {
+    Checkpoint ck = good;
+    ck.metadata[key] = value;
+    save_checkpoint(path, ck);
+    try {
+      Trainer::resume(path);
+      ADD_FAILURE() << key << " = " << value << " was accepted";
+    } catch (const IoError& e) {
+      EXPECT_NE(std::string(e.what()).find(key), std::string::npos) << e.what();
+    }
+    ck.metadata.erase(key);
+    save_checkpoint(path, ck);
+    EXPECT_THROW(Trainer::resume(path), IoError) << "without " << key;
+  }
+  std::filesystem::remove(path);
+}
+
+// Booleans are written "true"/"false" like the model spec's; checkpoints written
+// with "1"/"0" before still resume.
+TEST(TrainCheckpoint, BooleansAreTrueFalseAndOldOnesStillRead) {
+  ModelSpec spec;
+  spec.input = 6;
+  spec.hidden = 4;
+  spec.classes = 3;
+  TrainOptions o;
+  o.adam.decay_mode = WeightDecay::Decoupled;
+  Trainer t(spec, o);
+  const std::string path = temp_path("booleans.safetensors");
+  t.save(path);
+  Checkpoint ck = load_checkpoint(path);
+  EXPECT_EQ(ck.metadata.at("train.decoupled_weight_decay"), "true");
+  ck.metadata["train.decoupled_weight_decay"] = "1";
+  save_checkpoint(path, ck);
+  EXPECT_EQ(Trainer::resume(path)->options().adam.decay_mode, WeightDecay::Decoupled);
+  std::filesystem::remove(path);
 }
 
 }  // namespace

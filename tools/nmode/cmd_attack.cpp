@@ -6,18 +6,19 @@
 #include <memory>
 
 #include "cli.hpp"
+#include "data_options.hpp"
 #include "nmode/attack.hpp"
 #include "nmode/cuda_classifier.hpp"
-#include "nmode/dataset.hpp"
 #include "nmode/error.hpp"
-#include "nmode/train.hpp"
 #include "progress.hpp"
 
 namespace nmode::cli {
 namespace {
 
 struct AttackArgs {
-  std::string model, dataset = "mnist", data_dir, norm = "linf", loss = "ce";
+  ModelOptions model;
+  DataOptions data;
+  std::string norm = "linf", loss = "ce";
   std::vector<std::string> attacks{"pgd"};
   std::vector<double> eps;
   int steps = 0, restarts = 1, queries = 5000;
@@ -28,24 +29,16 @@ struct AttackArgs {
   CommonOptions common;
 };
 
-AttackKind parse_kind(const std::string& s) {
-  if (s == "fgsm") return AttackKind::FGSM;
-  if (s == "pgd") return AttackKind::PGD;
-  if (s == "apgd") return AttackKind::APGD;
-  if (s == "square") return AttackKind::Square;
-  throw InvalidArgument("unknown attack '" + s + "' (fgsm, pgd, apgd, square)");
-}
-
 AttackConfig make_config(const AttackArgs& a, const std::string& kind, double eps) {
   AttackConfig c;
-  c.kind = parse_kind(kind);
-  c.norm = a.norm == "l2" ? Norm::L2 : Norm::Linf;
+  c.kind = parse_attack_kind(kind);
+  c.norm = parse_norm(a.norm);
   c.eps = eps;
   if (a.steps > 0) c.steps = a.steps;
   if (a.step_size > 0) c.step_size = a.step_size;
   c.restarts = a.restarts;
   c.random_start = !a.no_random_start;
-  c.loss = a.loss == "dlr" ? AttackLoss::DLR : AttackLoss::CE;
+  c.loss = parse_attack_loss(a.loss);
   c.n_queries = a.queries;
   c.seed = a.seed;
   c.batch = a.batch;
@@ -56,15 +49,7 @@ AttackConfig make_config(const AttackArgs& a, const std::string& kind, double ep
 void run(const AttackArgs& a) {
   const Device device = apply_common_options(a.common);
   if (a.eps.empty()) throw InvalidArgument("--eps needs at least one radius");
-  ModelSpec spec;
-  auto model = load_model(a.model, &spec);
-  Dataset data = load_dataset(a.dataset, Split::Test, resolve_data_dir(a.data_dir));
-  if (data.images.dim(1) != model->input_dim())
-    throw InvalidArgument("the model expects " + std::to_string(model->input_dim()) + " inputs but " + a.dataset +
-                          " images have " + std::to_string(data.images.dim(1)));
-  if (a.n > data.size())
-    throw InvalidArgument("--n " + std::to_string(a.n) + " exceeds the " + std::to_string(data.size()) + " test images");
-  data = take_first(data, a.n);
+  auto [model, spec, data] = load_model_and_data(a.model, a.data, Split::Test, a.n, "--n");
   // The attacks only see a Classifier: on the GPU its forward and input gradient run there.
   std::unique_ptr<CudaClassifier> gpu_model;
   if (device == Device::Cuda) gpu_model = std::make_unique<CudaClassifier>(*model);
@@ -72,7 +57,7 @@ void run(const AttackArgs& a) {
   nlohmann::json rows = nlohmann::json::array();
   if (!a.common.json)
     std::printf("%s, %s test images 0..%lld, solver rtol %g atol %g, %s\n%-8s %-5s %-8s %-9s %-9s %-8s %-9s %s\n",
-                model_summary(model->describe()).c_str(), a.dataset.c_str(), (long long)a.n - 1, spec.rtol, spec.atol,
+                model_summary(model->describe()).c_str(), a.data.dataset.c_str(), (long long)a.n - 1, spec.rtol, spec.atol,
                 to_string(device), "attack",
                 "norm", "eps", "clean", "robust", "numfail", "zerograd", "seconds");
   for (double eps : a.eps) {
@@ -106,7 +91,7 @@ void run(const AttackArgs& a) {
       }
     }
   }
-  if (a.common.json) print_json({{"model", a.model}, {"dataset", a.dataset}, {"results", rows}});
+  if (a.common.json) print_json({{"model", a.model.path}, {"dataset", a.data.dataset}, {"results", rows}});
 }
 
 }  // namespace
@@ -114,9 +99,8 @@ void run(const AttackArgs& a) {
 void register_attack(CLI::App& app) {
   auto a = std::make_shared<AttackArgs>();
   CLI::App* sub = app.add_subcommand("attack", "Robust accuracy under FGSM, PGD, APGD or Square Attack");
-  sub->add_option("--model", a->model, "Checkpoint (.safetensors)")->required()->check(CLI::ExistingFile);
-  sub->add_option("--dataset", a->dataset, "mnist or fashion")->check(CLI::IsMember({"mnist", "fashion"}))->capture_default_str();
-  sub->add_option("--data-dir", a->data_dir, "Dataset folder (default: $NMODE_DATA, else data/)");
+  add_model_option(*sub, a->model);
+  add_data_options(*sub, a->data);
   sub->add_option("--attack", a->attacks, "One or more of fgsm, pgd, apgd, square")
       ->check(CLI::IsMember({"fgsm", "pgd", "apgd", "square"}))->expected(1, -1)->capture_default_str();
   sub->add_option("--norm", a->norm, "linf or l2 (fgsm and square: linf only)")->check(CLI::IsMember({"linf", "l2"}))->capture_default_str();

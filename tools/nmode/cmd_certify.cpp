@@ -5,16 +5,17 @@
 #include <iostream>
 
 #include "cli.hpp"
+#include "data_options.hpp"
 #include "nmode/certify_model.hpp"
-#include "nmode/dataset.hpp"
 #include "nmode/error.hpp"
-#include "nmode/train.hpp"
 
 namespace nmode::cli {
 namespace {
 
 struct CertifyArgs {
-  std::string model, dataset = "mnist", data_dir, norm = "linf";
+  ModelOptions model;
+  DataOptions data;
+  std::string norm = "linf";
   std::vector<double> deltas{0.001, 0.003, 0.01, 0.03, 0.05, 0.1};
   int64_t n = 1000;
   bool exact_ode = false;
@@ -23,13 +24,8 @@ struct CertifyArgs {
 
 void run(const CertifyArgs& a) {
   apply_common_options(a.common);
-  ModelSpec spec;
-  auto model = load_model(a.model, &spec);
-  Dataset data = load_dataset(a.dataset, Split::Test, resolve_data_dir(a.data_dir));
-  if (a.n > data.size())
-    throw InvalidArgument("--n " + std::to_string(a.n) + " exceeds the " + std::to_string(data.size()) + " test images");
-  data = take_first(data, a.n);
-  const CertNorm norm = a.norm == "l2" ? CertNorm::L2 : CertNorm::Linf;
+  const auto [model, spec, data] = load_model_and_data(a.model, a.data, Split::Test, a.n, "--n");
+  const Norm norm = parse_norm(a.norm);
   const ModelCertificate c = certify_model(*model, data.images, data.labels.data(), norm, 256, !a.exact_ode);
   const std::vector<double> acc_f = certified_fraction(c.radius_finite, a.deltas);
   const std::vector<double> acc_t = certified_fraction(c.radius_theorem, a.deltas);
@@ -43,14 +39,14 @@ void run(const CertifyArgs& a) {
     for (size_t i = 0; i < a.deltas.size(); ++i)
       rows.push_back({{"delta", a.deltas[i]}, {"certified_finite_time", acc_f[i]}, {"certified_theorem", acc_t[i]},
                       {"global_output_bound", global_output_bound(c.tau, a.deltas[i], c.lambda)}});
-    print_json({{"model", a.model}, {"norm", a.norm}, {"n", a.n}, {"clean_accuracy", double(correct) / double(a.n)},
+    print_json({{"model", a.model.path}, {"norm", a.norm}, {"n", a.n}, {"clean_accuracy", double(correct) / double(a.n)},
                 {"lambda", c.lambda}, {"t_end", c.t_end}, {"tau", c.tau}, {"kappa_finite", c.kappa_finite},
                 {"kappa_theorem", c.kappa_theorem}, {"solver_slack", c.solver_slack}, {"exact_ode", a.exact_ode},
                 {"median_radius_finite", median}, {"results", rows}, {"radius_finite", c.radius_finite}});
     return;
   }
   std::printf("%s, lambda %g, t_end %g, tau %.4g; %s certificates on %lld %s test images (clean accuracy %.4f)\n",
-              model_summary(model->describe()).c_str(), c.lambda, c.t_end, c.tau, a.norm.c_str(), (long long)a.n, a.dataset.c_str(),
+              model_summary(model->describe()).c_str(), c.lambda, c.t_end, c.tau, a.norm.c_str(), (long long)a.n, a.data.dataset.c_str(),
               double(correct) / double(a.n));
   std::printf("kappa: finite-time %.4g, theorem 1/(lambda-1) %.4g; solver slack per unit %.2g; median radius %.4g\n",
               c.kappa_finite, c.kappa_theorem, c.solver_slack, median);
@@ -65,9 +61,8 @@ void run(const CertifyArgs& a) {
 void register_certify(CLI::App& app) {
   auto a = std::make_shared<CertifyArgs>();
   CLI::App* sub = app.add_subcommand("certify", "Certified radii and accuracy from the stability theorem");
-  sub->add_option("--model", a->model, "Checkpoint of a Linear -> NmOde -> Linear model")->required()->check(CLI::ExistingFile);
-  sub->add_option("--dataset", a->dataset, "mnist or fashion")->check(CLI::IsMember({"mnist", "fashion"}))->capture_default_str();
-  sub->add_option("--data-dir", a->data_dir, "Dataset folder (default: $NMODE_DATA, else data/)");
+  add_model_option(*sub, a->model, "Checkpoint of a Linear -> NmOde -> Linear model");
+  add_data_options(*sub, a->data);
   sub->add_option("--norm", a->norm, "linf or l2")->check(CLI::IsMember({"linf", "l2"}))->capture_default_str();
   sub->add_option("--delta", a->deltas, "Radii at which to report certified accuracy")->expected(1, -1)
       ->check(CLI::NonNegativeNumber)->capture_default_str();

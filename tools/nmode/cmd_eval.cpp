@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli.hpp"
+#include "data_options.hpp"
 #include "nmode/dataset.hpp"
 #include "nmode/train.hpp"
 #include "progress.hpp"
@@ -12,17 +13,17 @@ namespace nmode::cli {
 namespace {
 
 struct EvalArgs {
-  std::string model, dataset = "mnist", data_dir, split = "test";
+  ModelOptions model;
+  DataOptions data;
+  std::string split = "test";
   int64_t limit = 0, batch = 512;
   CommonOptions common;
 };
 
 void run(const EvalArgs& a) {
   apply_common_options(a.common);
-  ModelSpec spec;
-  auto model = load_model(a.model, &spec);
-  Dataset data = load_dataset(a.dataset, a.split == "train" ? Split::Train : Split::Test, resolve_data_dir(a.data_dir));
-  if (a.limit > 0) data = take_first(data, a.limit);
+  const auto [model, spec, data] =
+      load_model_and_data(a.model, a.data, a.split == "train" ? Split::Train : Split::Test, a.limit, "--limit");
   ProgressBar bar("eval", "img");
   const EvalReport r = evaluate(*model, data, a.batch, [&](int64_t done, int64_t total, double, double) { bar.update(done, total); });
   bar.finish();
@@ -30,7 +31,7 @@ void run(const EvalArgs& a) {
   for (size_t c = 0; c < r.class_total.size(); ++c)
     per_class.push_back(r.class_total[c] ? double(r.class_correct[c]) / double(r.class_total[c]) : 0.0);
   if (a.common.json) {
-    print_json({{"model", a.model}, {"dataset", a.dataset}, {"split", a.split}, {"examples", r.examples},
+    print_json({{"model", a.model.path}, {"dataset", a.data.dataset}, {"split", a.split}, {"examples", r.examples},
                 {"accuracy", r.accuracy()}, {"loss", r.mean_loss}, {"per_class_accuracy", per_class},
                 {"solver", {{"mean_steps", r.solver.mean_accepted()}, {"max_steps", r.solver.max_accepted},
                             {"rejected", r.solver.rejected_steps}, {"failed", r.solver.failed()}}},
@@ -38,7 +39,7 @@ void run(const EvalArgs& a) {
     return;
   }
   std::printf("%s on %s/%s (%lld images): accuracy %.4f, loss %.4f, %.1f s\n", model_summary(model->describe()).c_str(),
-              a.dataset.c_str(), a.split.c_str(), (long long)r.examples, r.accuracy(), r.mean_loss, r.seconds);
+              a.data.dataset.c_str(), a.split.c_str(), (long long)r.examples, r.accuracy(), r.mean_loss, r.seconds);
   std::printf("per class:");
   for (size_t c = 0; c < per_class.size(); ++c) std::printf(" %zu:%.4f", c, per_class[c]);
   std::printf("\n");
@@ -50,9 +51,8 @@ void run(const EvalArgs& a) {
 void register_eval(CLI::App& app) {
   auto a = std::make_shared<EvalArgs>();
   CLI::App* sub = app.add_subcommand("eval", "Clean accuracy of a checkpoint");
-  sub->add_option("--model", a->model, "Checkpoint (.safetensors)")->required()->check(CLI::ExistingFile);
-  sub->add_option("--dataset", a->dataset, "mnist or fashion")->check(CLI::IsMember({"mnist", "fashion"}))->capture_default_str();
-  sub->add_option("--data-dir", a->data_dir, "Dataset folder (default: $NMODE_DATA, else data/)");
+  add_model_option(*sub, a->model);
+  add_data_options(*sub, a->data);
   sub->add_option("--split", a->split, "test or train")->check(CLI::IsMember({"test", "train"}))->capture_default_str();
   sub->add_option("--limit", a->limit, "Evaluate the first N images only (0: all)")->check(CLI::Range(int64_t(0), int64_t(1) << 40));
   sub->add_option("--batch", a->batch, "Batch size")->check(CLI::Range(int64_t(1), int64_t(1) << 20))->capture_default_str();

@@ -4,7 +4,7 @@
 #include <iostream>
 
 #include "cli.hpp"
-#include "nmode/dataset.hpp"
+#include "data_options.hpp"
 #include "nmode/error.hpp"
 #include "nmode/image_sheet.hpp"
 #include "nmode/perturb.hpp"
@@ -14,7 +14,9 @@ namespace nmode::cli {
 namespace {
 
 struct PerturbArgs {
-  std::string model, dataset = "mnist", data_dir, sheet;
+  ModelOptions model;
+  DataOptions data;
+  std::string sheet;
   std::vector<double> noise{0.1, 0.2, 0.3, 0.5}, brightness{0.1, 0.2, 0.3, 0.5};
   std::vector<int64_t> resize{21, 14, 10, 7}, blur{3, 5, 7, 9};
   int64_t n = 1000;
@@ -24,11 +26,7 @@ struct PerturbArgs {
 
 void run(const PerturbArgs& a) {
   apply_common_options(a.common);
-  auto model = load_model(a.model);
-  Dataset data = load_dataset(a.dataset, Split::Test, resolve_data_dir(a.data_dir));
-  if (a.n > data.size())
-    throw InvalidArgument("--n " + std::to_string(a.n) + " exceeds the " + std::to_string(data.size()) + " test images");
-  data = take_first(data, a.n);
+  const auto [model, spec, data] = load_model_and_data(a.model, a.data, Split::Test, a.n, "--n");
   const int64_t rows = data.rows, cols = data.cols;
   struct Level {
     std::string kind;
@@ -59,7 +57,7 @@ void run(const PerturbArgs& a) {
     write_png_grid(a.sheet, tiles, rows, cols, per_row, 2);
     if (!a.common.json) std::printf("example sheet (rows: clean, noise, resize, blur, brightness levels): %s\n", a.sheet.c_str());
   }
-  if (a.common.json) print_json({{"model", a.model}, {"dataset", a.dataset}, {"n", a.n}, {"results", results}});
+  if (a.common.json) print_json({{"model", a.model.path}, {"dataset", a.data.dataset}, {"n", a.n}, {"results", results}});
 }
 
 }  // namespace
@@ -67,9 +65,8 @@ void run(const PerturbArgs& a) {
 void register_perturb(CLI::App& app) {
   auto a = std::make_shared<PerturbArgs>();
   CLI::App* sub = app.add_subcommand("perturb", "Accuracy under natural perturbations");
-  sub->add_option("--model", a->model, "Checkpoint (.safetensors)")->required()->check(CLI::ExistingFile);
-  sub->add_option("--dataset", a->dataset, "mnist or fashion")->check(CLI::IsMember({"mnist", "fashion"}))->capture_default_str();
-  sub->add_option("--data-dir", a->data_dir, "Dataset folder (default: $NMODE_DATA, else data/)");
+  add_model_option(*sub, a->model);
+  add_data_options(*sub, a->data);
   sub->add_option("--noise", a->noise, "Gaussian noise sigmas")->expected(0, -1)->check(CLI::NonNegativeNumber)->capture_default_str();
   sub->add_option("--resize", a->resize, "Side lengths l: resize to l x l and back (bilinear)")->expected(0, -1)
       ->check(CLI::Range(int64_t(1), int64_t(4096)))->capture_default_str();

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli.hpp"
+#include "data_options.hpp"
 #include "nmode/dataset.hpp"
 #include "nmode/error.hpp"
 #include "nmode/train.hpp"
@@ -14,7 +15,8 @@ namespace nmode::cli {
 namespace {
 
 struct TrainArgs {
-  std::string dataset = "mnist", data_dir, out, resume, adversarial = "none";
+  DataOptions data;
+  std::string out, resume, adversarial = "none";
   ModelSpec spec;
   TrainOptions train;
   bool decoupled = false, no_test = false;
@@ -55,13 +57,11 @@ void run(TrainArgs& a) {
     a.train.validate();
     trainer = std::make_unique<Trainer>(a.spec, a.train);
   }
-  const std::string dir = resolve_data_dir(a.data_dir);
-  Dataset train = load_dataset(a.dataset, Split::Train, dir);
-  if (a.limit > 0) train = take_first(train, a.limit);
+  const Dataset train = load_data(a.data, Split::Train, a.limit, "--limit");
   Dataset test;
-  if (!a.no_test) test = load_dataset(a.dataset, Split::Test, dir);
+  if (!a.no_test) test = load_data(a.data, Split::Test, 0, "");
   if (!a.common.json)
-    std::cout << model_summary(trainer->model().describe()) << " on " << a.dataset << " (" << train.size()
+    std::cout << model_summary(trainer->model().describe()) << " on " << a.data.dataset << " (" << train.size()
               << " training images), batch " << trainer->options().batch << ", " << openmp_threads() << " threads\n";
   nlohmann::json epochs = nlohmann::json::array();
   // A checkpoint resumed at its last epoch has nothing left to train; --out still gets it.
@@ -99,8 +99,7 @@ void run(TrainArgs& a) {
 void register_train(CLI::App& app) {
   auto a = std::make_shared<TrainArgs>();
   CLI::App* sub = app.add_subcommand("train", "Train a classifier; writes a safetensors checkpoint after every epoch");
-  sub->add_option("--dataset", a->dataset, "mnist or fashion")->check(CLI::IsMember({"mnist", "fashion"}))->capture_default_str();
-  sub->add_option("--data-dir", a->data_dir, "Dataset folder (default: $NMODE_DATA, else data/)");
+  add_data_options(*sub, a->data);
   sub->add_option("--out", a->out, "Checkpoint to write (.safetensors)")->required();
   sub->add_option("--resume", a->resume, "Continue training from this checkpoint (its settings win)")->check(CLI::ExistingFile);
   sub->add_option("--epochs", a->train.epochs, "Total epochs (a resumed run continues up to this number)")

@@ -1,0 +1,53 @@
+// The names of the attack settings: every to_string has a parse_* that inverts it
+// and refuses anything else with a message that lists the choices.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "nmode/attack.hpp"
+#include "nmode/certify.hpp"
+#include "nmode/error.hpp"
+
+namespace nmode {
+namespace {
+
+template <class E, class Parse>
+void expect_round_trip(std::initializer_list<E> values, Parse parse) {
+  for (const E v : values) EXPECT_EQ(parse(to_string(v)), v) << to_string(v);
+}
+
+template <class Parse>
+void expect_refused(Parse parse, const std::string& bad, const std::string& listed) {
+  try {
+    parse(bad);
+    ADD_FAILURE() << "'" << bad << "' was accepted";
+  } catch (const InvalidArgument& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("'" + bad + "'"), std::string::npos) << m;
+    EXPECT_NE(m.find(listed), std::string::npos) << m;
+  }
+}
+
+TEST(AttackNames, ParseInvertsToString) {
+  expect_round_trip({Norm::Linf, Norm::L2}, parse_norm);
+  expect_round_trip({AttackKind::FGSM, AttackKind::PGD, AttackKind::APGD, AttackKind::Square}, parse_attack_kind);
+  expect_round_trip({AttackLoss::CE, AttackLoss::DLR}, parse_attack_loss);
+  expect_round_trip({L2Start::UniformRadius, L2Start::Sphere, L2Start::UniformVolume}, parse_l2_start);
+}
+
+TEST(AttackNames, UnknownNamesAreRefusedListingTheChoices) {
+  expect_refused(parse_norm, "l1", "linf or l2");
+  expect_refused(parse_attack_kind, "cw", "fgsm, pgd, apgd, square");
+  expect_refused(parse_attack_loss, "margin", "ce, dlr");
+  expect_refused(parse_l2_start, "PGD", "uniform-radius, sphere, uniform-volume");
+  expect_refused(parse_norm, "", "linf or l2");
+}
+
+// The certificates and the attacks speak of the same norm.
+TEST(AttackNames, CertificatesUseTheAttacksNorm) {
+  const CertNorm n = Norm::L2;
+  EXPECT_STREQ(to_string(n), "l2");
+}
+
+}  // namespace
+}  // namespace nmode

@@ -1,0 +1,39 @@
+#include "data_options.hpp"
+
+#include "nmode/error.hpp"
+#include "nmode/model_io.hpp"
+
+namespace nmode::cli {
+
+void add_data_options(CLI::App& sub, DataOptions& o) {
+  sub.add_option("--dataset", o.dataset, "mnist or fashion")
+      ->check(CLI::IsMember({"mnist", "fashion"}))
+      ->capture_default_str();
+  sub.add_option("--data-dir", o.data_dir, "Dataset folder (default: $NMODE_DATA, else data/)");
+}
+
+Dataset load_data(const DataOptions& o, Split split, int64_t count, const char* count_flag) {
+  Dataset data = load_dataset(o.dataset, split, resolve_data_dir(o.data_dir));
+  if (count > data.size())
+    throw InvalidArgument(std::string(count_flag) + " " + std::to_string(count) + " exceeds the " +
+                          std::to_string(data.size()) + (split == Split::Test ? " test" : " training") + " images");
+  if (count > 0) data = take_first(data, count);
+  return data;
+}
+
+void add_model_option(CLI::App& sub, ModelOptions& o, const std::string& help) {
+  sub.add_option("--model", o.path, help)->required()->check(CLI::ExistingFile);
+}
+
+ModelAndData load_model_and_data(const ModelOptions& m, const DataOptions& d, Split split, int64_t count,
+                                 const char* count_flag) {
+  ModelAndData r;
+  r.model = load_model(m.path, &r.spec);
+  r.data = load_data(d, split, count, count_flag);
+  if (r.data.images.dim(1) != r.model->input_dim())
+    throw InvalidArgument("the model expects " + std::to_string(r.model->input_dim()) + " inputs but " + d.dataset +
+                          " images have " + std::to_string(r.data.images.dim(1)));
+  return r;
+}
+
+}  // namespace nmode::cli
