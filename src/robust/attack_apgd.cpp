@@ -96,141 +96,178 @@ void apgd_step(const float* x, int64_t d, Norm norm, double eps, double eta, dou
   std::copy(tmp, tmp + d, cur);
 }
 
+// One APGD attack over all batches: a batch runs its restarts on the examples not
+// yet fooled; each restart is a start followed by n_iter iterations (§5).
+class ApgdRun {
+ public:
+  ApgdRun(Classifier& model, const float* x, const int32_t* y, int64_t n, const AttackConfig& config,
+          const int64_t* example_ids, ApgdTrace* trace)
+      : x_(x), y_(y), n_(n), d_(model.input_dim()), config_(config), example_ids_(example_ids), trace_(trace),
+        n_iter_(config.resolved_steps()), eta0_(config.resolved_step_size()),
+        capacity_(attack_impl::batch_capacity(config, n)), oracle_(model, config.loss, capacity_),
+        s_(capacity_, d_), found_(static_cast<size_t>(capacity_ * d_)) {
+    // window_[i + 1] = k when a check happens after i + 1 completed iterations, 0 otherwise.
+    const std::vector<int> checks = apgd_checkpoints(n_iter_);
+    window_.assign(static_cast<size_t>(n_iter_) + 1, 0);
+    for (size_t c = 0; c < checks.size(); ++c) window_[checks[c]] = checks[c] - (c ? checks[c - 1] : 0);
+    if (trace_) {
+      trace_->n_iter = n_iter_;
+      trace_->loss_best.assign(static_cast<size_t>(n * (n_iter_ + 1)), std::numeric_limits<double>::quiet_NaN());
+      trace_->eta.assign(static_cast<size_t>(n * (n_iter_ + 1)), std::numeric_limits<double>::quiet_NaN());
+    }
+  }
+
+  AttackResult run() {
+    res_ = attack_impl::make_result(x_, n_, d_);
+    res_.x_best.assign(x_, x_ + n_ * d_);
+    res_.loss_best.assign(static_cast<size_t>(n_), -std::numeric_limits<double>::infinity());
+    attack_impl::for_each_batch(n_, capacity_, config_, [this](int64_t first, int64_t count) { batch(first, count); });
+    return std::move(res_);
+  }
+
+ private:
+  static constexpr double kRho = 0.75, kMomentum = 0.75;
+
+  void batch(int64_t first, int64_t count) {
+    b0_ = first;
+    for (int r = 0; r < config_.restarts; ++r) {
+      const std::vector<int64_t> active = attack_impl::not_fooled(fooled(), count);
+      if (active.empty()) break;
+      start(active, r);
+      for (int i = 0; i < n_iter_; ++i) iterate(active, r, i);
+      keep_best_of_restart(active, r);
+    }
+    for (int64_t j = 0; j < count; ++j)
+      if (fooled()[j]) attack_impl::copy_row(found_.data(), j, d_, res_.x_adv.data() + b0_ * d_);
+  }
+
+  // The random start and its evaluation, which initialise the per-example state.
+  void start(const std::vector<int64_t>& active, int r) {
+    const int64_t na = static_cast<int64_t>(active.size());
+    NMODE_ATTACK_PARALLEL_FOR(na * d_)
+    for (int64_t a = 0; a < na; ++a) {
+      const int64_t j = active[a];
+      const SplitMix64 rng = attack_impl::example_stream(config_.seed, attack_impl::kStreamApgd,
+                                                         example_id(example_ids_, b0_ + j), r);
+      apgd_start(xb() + j * d_, d_, config_.norm, config_.eps, rng, s_.cur.data() + j * d_);
+    }
+    evaluate(active);
+    for (int64_t j : active) {
+      if (r == 0) res_.zero_grad_start[b0_ + j] = !nonfinite()[j] && attack_impl::is_zero(s_.g.data() + j * d_, d_);
+      attack_impl::copy_row(s_.cur.data(), j, d_, s_.prev.data());
+      attack_impl::copy_row(s_.cur.data(), j, d_, s_.best.data());
+      attack_impl::copy_row(s_.g.data(), j, d_, s_.g_best.data());
+      s_.loss_best[j] = s_.loss[j];
+      s_.loss_prev[j] = s_.loss[j];
+      s_.loss_best_at_check[j] = s_.loss[j];
+      s_.reduced_at_check[j] = 1;  // condition 2 cannot fire at the first checkpoint
+      s_.increases[j] = 0;
+      s_.eta[j] = eta0_;
+    }
+    record(active, r, 0);
+  }
+
+  // Iteration i: the momentum step, its evaluation, the best point, and at a
+  // checkpoint the step-size decision.
+  void iterate(const std::vector<int64_t>& active, int r, int i) {
+    const double a_mom = (i == 0) ? 1.0 : kMomentum;
+    const int64_t na = static_cast<int64_t>(active.size());
+    NMODE_ATTACK_PARALLEL_FOR(na * d_)
+    for (int64_t a = 0; a < na; ++a) {
+      const int64_t j = active[a];
+      apgd_step(xb() + j * d_, d_, config_.norm, config_.eps, s_.eta[j], a_mom, s_.cur.data() + j * d_,
+                s_.prev.data() + j * d_, s_.g.data() + j * d_, s_.tmp.data() + j * d_);
+    }
+    evaluate(active);
+    const int k = window_[i + 1];
+    for (int64_t j : active) {
+      const double li = s_.loss[j];  // NaN fails every comparison: no update, no increase
+      if (li > s_.loss_best[j]) {
+        s_.loss_best[j] = li;
+        attack_impl::copy_row(s_.cur.data(), j, d_, s_.best.data());
+        attack_impl::copy_row(s_.g.data(), j, d_, s_.g_best.data());
+      }
+      if (li > s_.loss_prev[j]) ++s_.increases[j];
+      s_.loss_prev[j] = li;
+      if (k != 0) checkpoint(j, k);
+    }
+    record(active, r, i + 1);
+  }
+
+  // Halve eta after too few successful steps in the last k (cond1, "<=" as the
+  // reference code) or no progress since the last check at an unchanged eta (cond2).
+  void checkpoint(int64_t j, int k) {
+    const bool cond1 = s_.increases[j] <= kRho * k;
+    const bool cond2 = !s_.reduced_at_check[j] && s_.loss_best_at_check[j] >= s_.loss_best[j];
+    const bool reduce = cond1 || cond2;
+    s_.reduced_at_check[j] = reduce ? 1 : 0;
+    s_.loss_best_at_check[j] = s_.loss_best[j];
+    s_.increases[j] = 0;
+    if (reduce) {
+      // Restart from the best point; prev is kept, so momentum is best - prev.
+      s_.eta[j] *= 0.5;
+      attack_impl::copy_row(s_.best.data(), j, d_, s_.cur.data());
+      attack_impl::copy_row(s_.g_best.data(), j, d_, s_.g.data());
+    }
+  }
+
+  void keep_best_of_restart(const std::vector<int64_t>& active, int r) {
+    for (int64_t j : active) {
+      const int64_t g = b0_ + j;
+      res_.queries[g] += n_iter_ + 1;
+      if (r == 0 || s_.loss_best[j] > res_.loss_best[g]) {
+        res_.loss_best[g] = s_.loss_best[j];
+        std::copy(s_.best.data() + j * d_, s_.best.data() + (j + 1) * d_, res_.x_best.data() + g * d_);
+      }
+    }
+  }
+
+  // Loss and gradient at the current iterates; the misclassified ones are found
+  // (the last such point is returned).
+  void evaluate(const std::vector<int64_t>& active) {
+    oracle_.evaluate(s_.cur.data(), y_ + b0_, active, s_.loss.data(), s_.g.data(), s_.correct.data(), nonfinite());
+    for (int64_t j : active)
+      if (!s_.correct[j]) {
+        fooled()[j] = 1;
+        attack_impl::copy_row(s_.cur.data(), j, d_, found_.data());
+      }
+  }
+
+  void record(const std::vector<int64_t>& active, int r, int slot) {
+    if (!trace_ || r != 0) return;
+    for (int64_t j : active) {
+      trace_->loss_best[(b0_ + j) * (n_iter_ + 1) + slot] = s_.loss_best[j];
+      trace_->eta[(b0_ + j) * (n_iter_ + 1) + slot] = s_.eta[j];
+    }
+  }
+
+  const float* xb() const { return x_ + b0_ * d_; }
+  uint8_t* fooled() { return res_.fooled.data() + b0_; }
+  uint8_t* nonfinite() { return res_.numerical_failure.data() + b0_; }
+
+  const float* x_;
+  const int32_t* y_;
+  int64_t n_, d_;
+  const AttackConfig& config_;
+  const int64_t* example_ids_;
+  ApgdTrace* trace_;
+  int n_iter_;
+  double eta0_;
+  int64_t capacity_;
+  GradientOracle oracle_;
+  ApgdState s_;
+  std::vector<float> found_;
+  std::vector<int> window_;
+  AttackResult res_;
+  int64_t b0_ = 0;  // the batch's first example
+};
+
 }  // namespace
 
 AttackResult apgd_attack(Classifier& model, const float* x, const int32_t* y, int64_t n,
                          const AttackConfig& config, const int64_t* example_ids, ApgdTrace* trace) {
   attack_impl::check_attack_inputs(model, x, y, n, config);
-  const int64_t d = model.input_dim();
-  AttackResult res = attack_impl::make_result(x, n, d);
-  res.x_best.assign(x, x + n * d);
-  res.loss_best.assign(static_cast<size_t>(n), -std::numeric_limits<double>::infinity());
-  const int n_iter = config.resolved_steps();
-  const double eta0 = config.resolved_step_size();
-  const double rho = 0.75, momentum = 0.75;
-  const std::vector<int> checks = apgd_checkpoints(n_iter);
-  // window[i + 1] = k when a check happens after i + 1 completed iterations, 0 otherwise.
-  std::vector<int> window(static_cast<size_t>(n_iter) + 1, 0);
-  for (size_t c = 0; c < checks.size(); ++c) window[checks[c]] = checks[c] - (c ? checks[c - 1] : 0);
-  if (trace) {
-    trace->n_iter = n_iter;
-    trace->loss_best.assign(static_cast<size_t>(n * (n_iter + 1)), std::numeric_limits<double>::quiet_NaN());
-    trace->eta.assign(static_cast<size_t>(n * (n_iter + 1)), std::numeric_limits<double>::quiet_NaN());
-  }
-  const int64_t cap = std::min<int64_t>(config.batch, std::max<int64_t>(n, 1));
-  GradientOracle oracle(model, config.loss, cap);
-  ApgdState s(cap, d);
-  std::vector<float> found(static_cast<size_t>(cap * d));
-
-  for (int64_t b0 = 0; b0 < n; b0 += cap) {
-    const int64_t nb = std::min(cap, n - b0);
-    const float* xb = x + b0 * d;
-    const int32_t* yb = y + b0;
-    uint8_t* fooled = res.fooled.data() + b0;
-    uint8_t* nonfinite = res.numerical_failure.data() + b0;
-    auto record = [&](const std::vector<int64_t>& active, int r, int slot) {
-      if (!trace || r != 0) return;
-      for (int64_t j : active) {
-        trace->loss_best[(b0 + j) * (n_iter + 1) + slot] = s.loss_best[j];
-        trace->eta[(b0 + j) * (n_iter + 1) + slot] = s.eta[j];
-      }
-    };
-    // Marks the misclassified iterates as found (the last such point is returned).
-    auto note_success = [&](const std::vector<int64_t>& active) {
-      for (int64_t j : active)
-        if (!s.correct[j]) {
-          fooled[j] = 1;
-          std::copy(s.cur.data() + j * d, s.cur.data() + (j + 1) * d, found.data() + j * d);
-        }
-    };
-
-    for (int r = 0; r < config.restarts; ++r) {
-      std::vector<int64_t> active;
-      for (int64_t j = 0; j < nb; ++j)
-        if (!fooled[j]) active.push_back(j);
-      if (active.empty()) break;
-      const int64_t na = static_cast<int64_t>(active.size());
-
-      NMODE_ATTACK_PARALLEL_FOR(na * d)
-      for (int64_t a = 0; a < na; ++a) {
-        const int64_t j = active[a];
-        const SplitMix64 rng = attack_impl::example_stream(config.seed, attack_impl::kStreamApgd,
-                                                           example_id(example_ids, b0 + j), r);
-        apgd_start(xb + j * d, d, config.norm, config.eps, rng, s.cur.data() + j * d);
-      }
-      oracle.evaluate(s.cur.data(), yb, active, s.loss.data(), s.g.data(), s.correct.data(), nonfinite);
-      note_success(active);
-      for (int64_t j : active) {
-        if (r == 0) {
-          bool zero = !nonfinite[j];
-          for (int64_t i = 0; i < d && zero; ++i) zero = s.g[j * d + i] == 0.0f;
-          res.zero_grad_start[b0 + j] = zero ? 1 : 0;
-        }
-        std::copy(s.cur.data() + j * d, s.cur.data() + (j + 1) * d, s.prev.data() + j * d);
-        std::copy(s.cur.data() + j * d, s.cur.data() + (j + 1) * d, s.best.data() + j * d);
-        std::copy(s.g.data() + j * d, s.g.data() + (j + 1) * d, s.g_best.data() + j * d);
-        s.loss_best[j] = s.loss[j];
-        s.loss_prev[j] = s.loss[j];
-        s.loss_best_at_check[j] = s.loss[j];
-        s.reduced_at_check[j] = 1;  // condition 2 cannot fire at the first checkpoint
-        s.increases[j] = 0;
-        s.eta[j] = eta0;
-      }
-      record(active, r, 0);
-
-      for (int i = 0; i < n_iter; ++i) {
-        const double a_mom = (i == 0) ? 1.0 : momentum;
-        NMODE_ATTACK_PARALLEL_FOR(na * d)
-        for (int64_t a = 0; a < na; ++a) {
-          const int64_t j = active[a];
-          apgd_step(xb + j * d, d, config.norm, config.eps, s.eta[j], a_mom, s.cur.data() + j * d,
-                    s.prev.data() + j * d, s.g.data() + j * d, s.tmp.data() + j * d);
-        }
-        oracle.evaluate(s.cur.data(), yb, active, s.loss.data(), s.g.data(), s.correct.data(), nonfinite);
-        note_success(active);
-        const int k = window[i + 1];
-        for (int64_t j : active) {
-          const double li = s.loss[j];  // NaN fails every comparison: no update, no increase
-          if (li > s.loss_best[j]) {
-            s.loss_best[j] = li;
-            std::copy(s.cur.data() + j * d, s.cur.data() + (j + 1) * d, s.best.data() + j * d);
-            std::copy(s.g.data() + j * d, s.g.data() + (j + 1) * d, s.g_best.data() + j * d);
-          }
-          if (li > s.loss_prev[j]) ++s.increases[j];
-          s.loss_prev[j] = li;
-          if (k == 0) continue;
-          // Checkpoint: halve η after too few successful steps (cond1, "<=" as the
-          // reference code) or no progress since the last check at an unchanged η (cond2).
-          const bool cond1 = s.increases[j] <= rho * k;
-          const bool cond2 = !s.reduced_at_check[j] && s.loss_best_at_check[j] >= s.loss_best[j];
-          const bool reduce = cond1 || cond2;
-          s.reduced_at_check[j] = reduce ? 1 : 0;
-          s.loss_best_at_check[j] = s.loss_best[j];
-          s.increases[j] = 0;
-          if (reduce) {
-            // Restart from the best point; prev is kept, so momentum is best - prev.
-            s.eta[j] *= 0.5;
-            std::copy(s.best.data() + j * d, s.best.data() + (j + 1) * d, s.cur.data() + j * d);
-            std::copy(s.g_best.data() + j * d, s.g_best.data() + (j + 1) * d, s.g.data() + j * d);
-          }
-        }
-        record(active, r, i + 1);
-      }
-      for (int64_t j : active) {
-        res.queries[b0 + j] += n_iter + 1;
-        const int64_t g_idx = b0 + j;
-        if (r == 0 || s.loss_best[j] > res.loss_best[g_idx]) {
-          res.loss_best[g_idx] = s.loss_best[j];
-          std::copy(s.best.data() + j * d, s.best.data() + (j + 1) * d, res.x_best.data() + g_idx * d);
-        }
-      }
-    }
-    for (int64_t j = 0; j < nb; ++j)
-      if (fooled[j])
-        std::copy(found.data() + j * d, found.data() + (j + 1) * d, res.x_adv.data() + (b0 + j) * d);
-    if (config.progress) config.progress(b0 + nb, n);
-  }
-  return res;
+  return ApgdRun(model, x, y, n, config, example_ids, trace).run();
 }
 
 }  // namespace nmode

@@ -3,6 +3,7 @@
 // a batch, call the Classifier on them only, and scatter the results back.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -42,6 +43,40 @@ void check_attack_inputs(const Classifier& model, const float* x, const int32_t*
 
 // An AttackResult of n examples of dimension d with x_adv = x and zeroed flags.
 AttackResult make_result(const float* x, int64_t n, int64_t d);
+
+// Examples per batch: config.batch, or fewer when there are fewer examples.
+inline int64_t batch_capacity(const AttackConfig& config, int64_t n) {
+  return std::min<int64_t>(config.batch, std::max<int64_t>(n, 1));
+}
+
+// The one batch loop of the attacks: attack_batch(first, count) on consecutive
+// batches of at most `capacity` examples, with progress reported after each.
+template <class AttackBatch>
+void for_each_batch(int64_t n, int64_t capacity, const AttackConfig& config, AttackBatch&& attack_batch) {
+  for (int64_t first = 0; first < n; first += capacity) {
+    const int64_t count = std::min(capacity, n - first);
+    attack_batch(first, count);
+    if (config.progress) config.progress(first + count, n);
+  }
+}
+
+// The examples [0, count) of a batch that are not fooled yet.
+inline std::vector<int64_t> not_fooled(const uint8_t* fooled, int64_t count) {
+  std::vector<int64_t> active;
+  for (int64_t j = 0; j < count; ++j)
+    if (!fooled[j]) active.push_back(j);
+  return active;
+}
+
+// Row j of from: (rows, d) copied to row j of to.
+inline void copy_row(const float* from, int64_t j, int64_t d, float* to) {
+  std::copy(from + j * d, from + (j + 1) * d, to + j * d);
+}
+
+// True when every entry of g: (d) is exactly zero.
+inline bool is_zero(const float* g, int64_t d) {
+  return std::all_of(g, g + d, [](float v) { return v == 0.0f; });
+}
 
 // Global example id of local example i.
 inline int64_t example_id(const int64_t* ids, int64_t i) { return ids ? ids[i] : i; }

@@ -8,16 +8,11 @@
 
 namespace nmode {
 
+using attack_impl::copy_row;
 using attack_impl::example_id;
+using attack_impl::is_zero;
 using attack_impl::GradientOracle;
 using attack_impl::LogitOracle;
-
-// True when every entry of g: (d) is exactly zero.
-static bool is_zero(const float* g, int64_t d) {
-  for (int64_t i = 0; i < d; ++i)
-    if (g[i] != 0.0f) return false;
-  return true;
-}
 
 AttackResult fgsm_attack(Classifier& model, const float* x, const int32_t* y, int64_t n,
                          const AttackConfig& config, const int64_t* example_ids) {
@@ -25,7 +20,7 @@ AttackResult fgsm_attack(Classifier& model, const float* x, const int32_t* y, in
   attack_impl::check_attack_inputs(model, x, y, n, config);
   const int64_t d = model.input_dim();
   AttackResult res = attack_impl::make_result(x, n, d);
-  const int64_t cap = std::min<int64_t>(config.batch, std::max<int64_t>(n, 1));
+  const int64_t cap = attack_impl::batch_capacity(config, n);
   GradientOracle grad(model, AttackLoss::CE, cap);
   LogitOracle logit(model, cap);
   const float eps = static_cast<float>(config.eps);
@@ -33,8 +28,7 @@ AttackResult fgsm_attack(Classifier& model, const float* x, const int32_t* y, in
   std::vector<float> g(static_cast<size_t>(cap * d));
   std::vector<uint8_t> correct(static_cast<size_t>(cap));
 
-  for (int64_t b0 = 0; b0 < n; b0 += cap) {
-    const int64_t nb = std::min(cap, n - b0);
+  attack_impl::for_each_batch(n, cap, config, [&](int64_t b0, int64_t nb) {
     const float* xb = x + b0 * d;
     const int32_t* yb = y + b0;
     float* adv = res.x_adv.data() + b0 * d;
@@ -54,8 +48,7 @@ AttackResult fgsm_attack(Classifier& model, const float* x, const int32_t* y, in
       res.fooled[b0 + j] = correct[j] ? 0 : 1;
       res.queries[b0 + j] = 2;
     }
-    if (config.progress) config.progress(b0 + nb, n);
-  }
+  });
   return res;
 }
 
@@ -108,7 +101,7 @@ AttackResult pgd_attack(Classifier& model, const float* x, const int32_t* y, int
   attack_impl::check_attack_inputs(model, x, y, n, config);
   const int64_t d = model.input_dim();
   AttackResult res = attack_impl::make_result(x, n, d);
-  const int64_t cap = std::min<int64_t>(config.batch, std::max<int64_t>(n, 1));
+  const int64_t cap = attack_impl::batch_capacity(config, n);
   const int steps = config.resolved_steps();
   const float alpha = static_cast<float>(config.resolved_step_size());
   GradientOracle grad(model, config.loss, cap);
@@ -118,8 +111,7 @@ AttackResult pgd_attack(Classifier& model, const float* x, const int32_t* y, int
   std::vector<double> loss(static_cast<size_t>(cap));
   std::vector<uint8_t> correct(static_cast<size_t>(cap));
 
-  for (int64_t b0 = 0; b0 < n; b0 += cap) {
-    const int64_t nb = std::min(cap, n - b0);
+  attack_impl::for_each_batch(n, cap, config, [&](int64_t b0, int64_t nb) {
     const float* xb = x + b0 * d;
     const int32_t* yb = y + b0;
     float* adv = res.x_adv.data() + b0 * d;
@@ -128,9 +120,7 @@ AttackResult pgd_attack(Classifier& model, const float* x, const int32_t* y, int
     uint8_t* nonfinite = res.numerical_failure.data() + b0;
 
     for (int r = 0; r < config.restarts; ++r) {
-      std::vector<int64_t> active;
-      for (int64_t j = 0; j < nb; ++j)
-        if (!fooled[j]) active.push_back(j);
+      std::vector<int64_t> active = attack_impl::not_fooled(fooled, nb);
       if (active.empty()) break;
       const int64_t na0 = static_cast<int64_t>(active.size());
       NMODE_ATTACK_PARALLEL_FOR(na0 * d)
@@ -153,7 +143,7 @@ AttackResult pgd_attack(Classifier& model, const float* x, const int32_t* y, int
               still.push_back(j);
             } else {
               fooled[j] = 1;
-              std::copy(cur.data() + j * d, cur.data() + (j + 1) * d, adv + j * d);
+              copy_row(cur.data(), j, d, adv);
             }
           }
           active.swap(still);
@@ -168,12 +158,11 @@ AttackResult pgd_attack(Classifier& model, const float* x, const int32_t* y, int
       logit.evaluate(cur.data(), yb, active, nullptr, correct.data(), nonfinite);
       for (int64_t j : active) {
         ++queries[j];
-        std::copy(cur.data() + j * d, cur.data() + (j + 1) * d, adv + j * d);
+        copy_row(cur.data(), j, d, adv);
         if (!correct[j]) fooled[j] = 1;
       }
     }
-    if (config.progress) config.progress(b0 + nb, n);
-  }
+  });
   return res;
 }
 

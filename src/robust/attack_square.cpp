@@ -55,103 +55,150 @@ static void image_shape(const AttackConfig& config, int64_t d, int& c, int& h, i
                           std::to_string(w) + " does not match input_dim " + std::to_string(d));
 }
 
-AttackResult square_attack(Classifier& model, const float* x, const int32_t* y, int64_t n,
-                           const AttackConfig& config, const int64_t* example_ids, SquareTrace* trace) {
-  attack_impl::check_attack_inputs(model, x, y, n, config);
-  const int64_t d = model.input_dim();
-  int channels = 0, height = 0, width = 0;
-  image_shape(config, d, channels, height, width);
-  AttackResult res = attack_impl::make_result(x, n, d);
-  const int n_queries = config.n_queries;
-  if (trace) {
-    trace->n_queries = n_queries;
-    trace->margin_best.assign(static_cast<size_t>(n * (n_queries + 1)), std::numeric_limits<double>::quiet_NaN());
-  }
-  const float eps = static_cast<float>(config.eps);
-  const int64_t cap = std::min<int64_t>(config.batch, std::max<int64_t>(n, 1));
-  const int64_t plane = static_cast<int64_t>(height) * width;
-  LogitOracle oracle(model, cap);
-  std::vector<float> proposal(static_cast<size_t>(cap * d));
-  std::vector<double> m_best(static_cast<size_t>(cap)), m_new(static_cast<size_t>(cap));
-  std::vector<uint8_t> correct_best(static_cast<size_t>(cap)), correct_new(static_cast<size_t>(cap));
+namespace {
 
-  for (int64_t b0 = 0; b0 < n; b0 += cap) {
-    const int64_t nb = std::min(cap, n - b0);
-    const float* xb = x + b0 * d;
-    const int32_t* yb = y + b0;
-    float* best = res.x_adv.data() + b0 * d;
-    int64_t* queries = res.queries.data() + b0;
-    uint8_t* nonfinite = res.numerical_failure.data() + b0;
-    std::vector<SplitMix64> rng;
-    for (int64_t j = 0; j < nb; ++j)
-      rng.push_back(attack_impl::example_stream(config.seed, attack_impl::kStreamSquare,
-                                                example_id(example_ids, b0 + j), 0));
-    auto record = [&](int slot) {
-      if (!trace) return;
-      for (int64_t j = 0; j < nb; ++j) trace->margin_best[(b0 + j) * (n_queries + 1) + slot] = m_best[j];
-    };
-
-    // Vertical stripes: one sign per (channel, column), constant down the column.
-    std::vector<int64_t> active(static_cast<size_t>(nb));
-    for (int64_t j = 0; j < nb; ++j) active[j] = j;
-    NMODE_ATTACK_PARALLEL_FOR(nb * d)
-    for (int64_t j = 0; j < nb; ++j) {
-      for (int ch = 0; ch < channels; ++ch)
-        for (int col = 0; col < width; ++col) {
-          const float sigma = rng[j].next_below(2) ? 1.0f : -1.0f;
-          for (int row = 0; row < height; ++row) {
-            const int64_t idx = j * d + ch * plane + static_cast<int64_t>(row) * width + col;
-            best[idx] = clip01(xb[idx] + eps * sigma);
-          }
-        }
+// One Square Attack over all batches: a vertical-stripe start, then one random
+// square per query on the examples whose margin is still positive (§6).
+class SquareRun {
+ public:
+  SquareRun(Classifier& model, const float* x, const int32_t* y, int64_t n, const AttackConfig& config,
+            const int64_t* example_ids, SquareTrace* trace)
+      : x_(x), y_(y), n_(n), d_(model.input_dim()), config_(config), example_ids_(example_ids), trace_(trace),
+        eps_(static_cast<float>(config.eps)), capacity_(attack_impl::batch_capacity(config, n)),
+        oracle_(model, capacity_), proposal_(static_cast<size_t>(capacity_ * d_)),
+        m_best_(static_cast<size_t>(capacity_)), m_new_(static_cast<size_t>(capacity_)),
+        correct_best_(static_cast<size_t>(capacity_)), correct_new_(static_cast<size_t>(capacity_)) {
+    image_shape(config, d_, channels_, height_, width_);
+    plane_ = static_cast<int64_t>(height_) * width_;
+    if (trace_) {
+      trace_->n_queries = config.n_queries;
+      trace_->margin_best.assign(static_cast<size_t>(n * (config.n_queries + 1)),
+                                 std::numeric_limits<double>::quiet_NaN());
     }
-    oracle.evaluate(best, yb, active, m_best.data(), correct_best.data(), nonfinite);
-    for (int64_t j = 0; j < nb; ++j) queries[j] = 1;
-    record(0);
+  }
 
+  AttackResult run() {
+    res_ = attack_impl::make_result(x_, n_, d_);
+    attack_impl::for_each_batch(n_, capacity_, config_, [this](int64_t first, int64_t count) { batch(first, count); });
+    return std::move(res_);
+  }
+
+ private:
+  void batch(int64_t first, int64_t count) {
+    b0_ = first;
+    nb_ = count;
+    rng_.clear();
+    for (int64_t j = 0; j < nb_; ++j)
+      rng_.push_back(attack_impl::example_stream(config_.seed, attack_impl::kStreamSquare,
+                                                 example_id(example_ids_, b0_ + j), 0));
+    start_with_stripes();
+    const int n_queries = config_.n_queries;
     for (int it = 0; it < n_queries; ++it) {
-      active.clear();
-      for (int64_t j = 0; j < nb; ++j)
-        if (m_best[j] > 0.0) active.push_back(j);  // NaN or <= 0: stopped
+      std::vector<int64_t> active;
+      for (int64_t j = 0; j < nb_; ++j)
+        if (m_best_[j] > 0.0) active.push_back(j);  // NaN or <= 0: stopped
       if (active.empty()) {
         for (int slot = it + 1; slot <= n_queries; ++slot) record(slot);
         break;
       }
-      const int s = square_size(config.p_init, it, n_queries, config.rescale_schedule, channels, height, width);
-      const int64_t na = static_cast<int64_t>(active.size());
-      NMODE_ATTACK_PARALLEL_FOR(na * d)
-      for (int64_t a = 0; a < na; ++a) {
-        const int64_t j = active[a];
-        float* prop = proposal.data() + j * d;
-        std::copy(best + j * d, best + (j + 1) * d, prop);
-        // Both offsets inclusive of H - s and W - s, as the paper's pseudo-code.
-        const int64_t r0 = static_cast<int64_t>(rng[j].next_below(static_cast<uint64_t>(height - s + 1)));
-        const int64_t c0 = static_cast<int64_t>(rng[j].next_below(static_cast<uint64_t>(width - s + 1)));
-        for (int ch = 0; ch < channels; ++ch) {
-          const float sigma = rng[j].next_below(2) ? 1.0f : -1.0f;
-          for (int64_t row = r0; row < r0 + s; ++row)
-            for (int64_t col = c0; col < c0 + s; ++col) {
-              const int64_t idx = ch * plane + row * width + col;
-              prop[idx] = clip01(xb[j * d + idx] + eps * sigma);
-            }
-        }
-      }
-      oracle.evaluate(proposal.data(), yb, active, m_new.data(), correct_new.data(), nonfinite);
-      for (int64_t j : active) {
-        ++queries[j];
-        // Accept a strict improvement or any misclassified proposal.
-        if (m_new[j] < m_best[j] || m_new[j] <= 0.0) {
-          m_best[j] = m_new[j];
-          correct_best[j] = correct_new[j];
-          std::copy(proposal.data() + j * d, proposal.data() + (j + 1) * d, best + j * d);
-        }
-      }
+      propose(active, square_size(config_.p_init, it, n_queries, config_.rescale_schedule, channels_, height_, width_));
+      accept_improvements(active);
       record(it + 1);
     }
-    for (int64_t j = 0; j < nb; ++j) res.fooled[b0 + j] = correct_best[j] ? 0 : 1;
-    if (config.progress) config.progress(b0 + nb, n);
+    for (int64_t j = 0; j < nb_; ++j) res_.fooled[b0_ + j] = correct_best_[j] ? 0 : 1;
   }
-  return res;
+
+  // Vertical stripes: one sign per (channel, column), constant down the column.
+  void start_with_stripes() {
+    float* best = res_.x_adv.data() + b0_ * d_;
+    const float* xb = x_ + b0_ * d_;
+    NMODE_ATTACK_PARALLEL_FOR(nb_ * d_)
+    for (int64_t j = 0; j < nb_; ++j) {
+      for (int ch = 0; ch < channels_; ++ch)
+        for (int col = 0; col < width_; ++col) {
+          const float sigma = rng_[j].next_below(2) ? 1.0f : -1.0f;
+          for (int row = 0; row < height_; ++row) {
+            const int64_t idx = j * d_ + ch * plane_ + static_cast<int64_t>(row) * width_ + col;
+            best[idx] = clip01(xb[idx] + eps_ * sigma);
+          }
+        }
+    }
+    std::vector<int64_t> all(static_cast<size_t>(nb_));
+    for (int64_t j = 0; j < nb_; ++j) all[j] = j;
+    oracle_.evaluate(best, y_ + b0_, all, m_best_.data(), correct_best_.data(), nonfinite());
+    for (int64_t j = 0; j < nb_; ++j) res_.queries[b0_ + j] = 1;
+    record(0);
+  }
+
+  // Each active example's best point with one random s x s square set to x +- eps.
+  void propose(const std::vector<int64_t>& active, int s) {
+    const float* best = res_.x_adv.data() + b0_ * d_;
+    const float* xb = x_ + b0_ * d_;
+    const int64_t na = static_cast<int64_t>(active.size());
+    NMODE_ATTACK_PARALLEL_FOR(na * d_)
+    for (int64_t a = 0; a < na; ++a) {
+      const int64_t j = active[a];
+      float* prop = proposal_.data() + j * d_;
+      std::copy(best + j * d_, best + (j + 1) * d_, prop);
+      // Both offsets inclusive of H - s and W - s, as the paper's pseudo-code.
+      const int64_t r0 = static_cast<int64_t>(rng_[j].next_below(static_cast<uint64_t>(height_ - s + 1)));
+      const int64_t c0 = static_cast<int64_t>(rng_[j].next_below(static_cast<uint64_t>(width_ - s + 1)));
+      for (int ch = 0; ch < channels_; ++ch) {
+        const float sigma = rng_[j].next_below(2) ? 1.0f : -1.0f;
+        for (int64_t row = r0; row < r0 + s; ++row)
+          for (int64_t col = c0; col < c0 + s; ++col) {
+            const int64_t idx = ch * plane_ + row * width_ + col;
+            prop[idx] = clip01(xb[j * d_ + idx] + eps_ * sigma);
+          }
+      }
+    }
+  }
+
+  // Keeps a proposal that strictly improves the margin or is misclassified.
+  void accept_improvements(const std::vector<int64_t>& active) {
+    oracle_.evaluate(proposal_.data(), y_ + b0_, active, m_new_.data(), correct_new_.data(), nonfinite());
+    for (int64_t j : active) {
+      ++res_.queries[b0_ + j];
+      if (m_new_[j] < m_best_[j] || m_new_[j] <= 0.0) {
+        m_best_[j] = m_new_[j];
+        correct_best_[j] = correct_new_[j];
+        attack_impl::copy_row(proposal_.data(), j, d_, res_.x_adv.data() + b0_ * d_);
+      }
+    }
+  }
+
+  void record(int slot) {
+    if (!trace_) return;
+    for (int64_t j = 0; j < nb_; ++j) trace_->margin_best[(b0_ + j) * (config_.n_queries + 1) + slot] = m_best_[j];
+  }
+
+  uint8_t* nonfinite() { return res_.numerical_failure.data() + b0_; }
+
+  const float* x_;
+  const int32_t* y_;
+  int64_t n_, d_;
+  const AttackConfig& config_;
+  const int64_t* example_ids_;
+  SquareTrace* trace_;
+  float eps_;
+  int64_t capacity_;
+  LogitOracle oracle_;
+  std::vector<float> proposal_;
+  std::vector<double> m_best_, m_new_;
+  std::vector<uint8_t> correct_best_, correct_new_;
+  int channels_ = 0, height_ = 0, width_ = 0;
+  int64_t plane_ = 0;
+  AttackResult res_;
+  std::vector<SplitMix64> rng_;
+  int64_t b0_ = 0, nb_ = 0;  // the batch
+};
+
+}  // namespace
+
+AttackResult square_attack(Classifier& model, const float* x, const int32_t* y, int64_t n,
+                           const AttackConfig& config, const int64_t* example_ids, SquareTrace* trace) {
+  attack_impl::check_attack_inputs(model, x, y, n, config);
+  return SquareRun(model, x, y, n, config, example_ids, trace).run();
 }
 
 }  // namespace nmode
