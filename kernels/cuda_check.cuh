@@ -19,10 +19,6 @@ namespace nmode::detail {
   throw CudaError(std::string(file) + ":" + std::to_string(line) + ": " + call + " failed: cuBLAS status " +
                   std::to_string(static_cast<int>(status)) + " (" + cublasGetStatusString(status) + ")");
 }
-template <class T>
-constexpr T ceil_div(T a, T b) {
-  return (a + b - 1) / b;
-}
 }  // namespace nmode::detail
 
 #define NMODE_CUDA_CHECK(call)                                                            \

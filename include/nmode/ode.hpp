@@ -7,15 +7,10 @@
 #include <string>
 
 #include "nmode/device.hpp"
+#include "nmode/element_status.hpp"
 
 namespace nmode {
 
-enum class ElementStatus : uint8_t {
-  Converged = 0,     // reached t_end within tolerance
-  MaxSteps = 1,      // used max_steps attempts without reaching t_end: output NaN
-  NonFinite = 2,     // gamma or y0 was NaN/Inf: output NaN
-  StepTooSmall = 3,  // the step size no longer moved t: output NaN
-};
 const char* to_string(ElementStatus status);
 
 enum class InitialStep {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cuda_check.cuh"
+#include "core/numbers.hpp"
 #include "nmode/cuda_model.hpp"
 #include "nmode/cuda_solver.hpp"
 #include "nmode/device.hpp"
@@ -31,7 +32,7 @@ constexpr int64_t kMaxBlocks = 4096;  // grid-stride loops cover the rest
 constexpr int64_t kDotBlocks = 1024;  // partial sums of the lambda gradient
 
 int grid_for(int64_t count, int64_t max_blocks) {
-  return static_cast<int>(std::min(detail::ceil_div<int64_t>(count, kThreads), max_blocks));
+  return static_cast<int>(std::min(ceil_div(count, kThreads), max_blocks));
 }
 
 // ---- elementwise kernels, all grid-stride over `count` elements ----

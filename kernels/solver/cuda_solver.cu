@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "cuda_check.cuh"
+#include "core/numbers.hpp"
 #include "nmode/cuda_solver.hpp"
 #include "nmode/detail/element_outputs.hpp"
 #include "nmode/detail/element_solver.hpp"
@@ -19,9 +20,7 @@
 namespace nmode {
 namespace {
 
-// Counters reduced over all elements; layout shared with the host below.
-enum StatSlot { kElements, kAccepted, kRejected, kMaxAccepted, kMaxAttempts, kConverged, kMaxStepsHit,
-                kNonFiniteSeen, kTooSmall, kStatSlots };
+using detail::kTallySlots;
 
 __device__ inline unsigned long long warp_sum(unsigned long long v) {
   for (int offset = 16; offset > 0; offset /= 2) v += __shfl_down_sync(0xffffffffu, v, offset);
@@ -35,12 +34,13 @@ __device__ inline unsigned long long warp_max(unsigned long long v) {
   return v;
 }
 
-// gamma, y0 (nullable): (n); outputs: (n); stats: (kStatSlots), zeroed by the caller.
+// gamma, y0 (nullable): (n); outputs: (n); stats: the slots of a detail::SolveTally,
+// zeroed by the caller.
 template <class State>
 __global__ void solve_kernel1(detail::ElementParams<float> p, int64_t n, const float* __restrict__ gamma,
                               const float* __restrict__ y0, SolveOutputs<float> out,
                               unsigned long long* __restrict__ stats) {
-  unsigned long long local[kStatSlots] = {};
+  detail::SolveTally local;
   const int64_t stride = int64_t(blockDim.x) * gridDim.x;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
     detail::ElementSolver<float, State> e;
@@ -48,24 +48,13 @@ __global__ void solve_kernel1(detail::ElementParams<float> p, int64_t n, const f
     while (!e.done) detail::element_attempt(e, p);
     detail::write_element(e, i, out);
     // Counts are whole numbers held in floats (detail::kMaxStepsLimit).
-    const unsigned long long accepted = static_cast<unsigned long long>(e.accepted);
-    const unsigned long long rejected = static_cast<unsigned long long>(e.rejected);
-    const unsigned long long attempts = accepted + rejected;
-    local[kElements] += 1;
-    local[kAccepted] += accepted;
-    local[kRejected] += rejected;
-    local[kMaxAccepted] = max(local[kMaxAccepted], accepted);
-    local[kMaxAttempts] = max(local[kMaxAttempts], attempts);
-    const int status = static_cast<int>(e.status);
-    local[kConverged] += status == detail::kConverged;
-    local[kMaxStepsHit] += status == detail::kMaxSteps;
-    local[kNonFiniteSeen] += status == detail::kNonFinite;
-    local[kTooSmall] += status == detail::kStepTooSmall;
+    local.add(static_cast<unsigned long long>(e.accepted), static_cast<unsigned long long>(e.rejected),
+              static_cast<ElementStatus>(static_cast<int>(e.status)));
   }
   // Every thread of a launched block reaches here, so full-warp shuffles are safe.
-  for (int s = 0; s < kStatSlots; ++s) {
-    const bool is_max = s == kMaxAccepted || s == kMaxAttempts;
-    const unsigned long long v = is_max ? warp_max(local[s]) : warp_sum(local[s]);
+  for (int s = 0; s < kTallySlots; ++s) {
+    const bool is_max = detail::is_max_slot(s);
+    const unsigned long long v = is_max ? warp_max(local.slot[s]) : warp_sum(local.slot[s]);
     if ((threadIdx.x & 31) == 0 && v != 0) {
       if (is_max) atomicMax(&stats[s], v);
       else atomicAdd(&stats[s], v);
@@ -81,11 +70,11 @@ class StatSlots {
  public:
   explicit StatSlots(cudaStream_t stream) : stream_(stream) {
     void* p = nullptr;
-    const cudaError_t pooled = cudaMallocAsync(&p, kStatSlots * sizeof(unsigned long long), stream);
+    const cudaError_t pooled = cudaMallocAsync(&p, kTallySlots * sizeof(unsigned long long), stream);
     if (pooled == cudaErrorNotSupported) {
       (void)cudaGetLastError();  // so a later cudaGetLastError does not report this one
       pooled_ = false;
-      NMODE_CUDA_CHECK(cudaMalloc(&p, kStatSlots * sizeof(unsigned long long)));
+      NMODE_CUDA_CHECK(cudaMalloc(&p, kTallySlots * sizeof(unsigned long long)));
     } else {
       NMODE_CUDA_CHECK(pooled);
     }
@@ -114,7 +103,7 @@ void launch_solve(const detail::ElementParams<float>& p, int64_t n, const float*
   NMODE_CUDA_CHECK(cudaGetDevice(&device));
   NMODE_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
   // Enough blocks to fill the GPU a few times over; the grid-stride loop covers the rest.
-  const int64_t wanted = detail::ceil_div<int64_t>(n, kThreads);
+  const int64_t wanted = ceil_div(n, kThreads);
   const int blocks = static_cast<int>(wanted < int64_t(sms) * 32 ? wanted : int64_t(sms) * 32);
   solve_kernel1<State><<<blocks, kThreads, 0, stream>>>(p, n, gamma, y0, out, stats);
   NMODE_CUDA_CHECK(cudaGetLastError());
@@ -129,7 +118,7 @@ SolveStats solve_cuda(const SolverOptions& options, int64_t n, const float* d_ga
   if (n == 0) return stats;
   cudaStream_t stream = static_cast<cudaStream_t>(stream_ptr);
   StatSlots d_stats(stream);
-  NMODE_CUDA_CHECK(cudaMemsetAsync(d_stats.data(), 0, kStatSlots * sizeof(unsigned long long), stream));
+  NMODE_CUDA_CHECK(cudaMemsetAsync(d_stats.data(), 0, kTallySlots * sizeof(unsigned long long), stream));
   const detail::ElementParams<float> p = element_params<float>(options);
   if (d_out.dy_dy0)
     launch_solve<detail::SensY0State<float>>(p, n, d_gamma, d_y0, d_out, d_stats.data(), stream);
@@ -137,19 +126,10 @@ SolveStats solve_cuda(const SolverOptions& options, int64_t n, const float* d_ga
     launch_solve<detail::SensState<float>>(p, n, d_gamma, d_y0, d_out, d_stats.data(), stream);
   else
     launch_solve<detail::ValueState<float>>(p, n, d_gamma, d_y0, d_out, d_stats.data(), stream);
-  unsigned long long host[kStatSlots];
-  NMODE_CUDA_CHECK(cudaMemcpyAsync(host, d_stats.data(), sizeof(host), cudaMemcpyDeviceToHost, stream));
+  detail::SolveTally host;
+  NMODE_CUDA_CHECK(cudaMemcpyAsync(host.slot, d_stats.data(), sizeof(host.slot), cudaMemcpyDeviceToHost, stream));
   NMODE_CUDA_CHECK(cudaStreamSynchronize(stream));
-  stats.elements = int64_t(host[kElements]);
-  stats.accepted_steps = int64_t(host[kAccepted]);
-  stats.rejected_steps = int64_t(host[kRejected]);
-  stats.max_accepted = int64_t(host[kMaxAccepted]);
-  stats.max_attempts = int64_t(host[kMaxAttempts]);
-  stats.converged = int64_t(host[kConverged]);
-  stats.hit_max_steps = int64_t(host[kMaxStepsHit]);
-  stats.non_finite = int64_t(host[kNonFiniteSeen]);
-  stats.step_too_small = int64_t(host[kTooSmall]);
-  return stats;
+  return stats_of(host);
 }
 
 SolveStats solve_cuda_from_host(const SolverOptions& options, int64_t n, const float* gamma, const float* y0,

@@ -3,25 +3,18 @@
 // kernels/core/device.cu).
 #include "nmode/device.hpp"
 
+#include "core/names.hpp"
 #include "nmode/error.hpp"
 
 namespace nmode {
 
-Device parse_device(const std::string& name) {
-  if (name == "cpu") return Device::Cpu;
-  if (name == "cuda") return Device::Cuda;
-  if (name == "auto") return Device::Auto;
-  throw InvalidArgument("device must be one of cpu, cuda, auto; got '" + name + "'");
-}
+namespace {
+constexpr Named<Device> kDevices[] = {{Device::Cpu, "cpu"}, {Device::Cuda, "cuda"}, {Device::Auto, "auto"}};
+}  // namespace
 
-const char* to_string(Device device) {
-  switch (device) {
-    case Device::Cpu: return "cpu";
-    case Device::Cuda: return "cuda";
-    case Device::Auto: return "auto";
-  }
-  return "unknown";
-}
+Device parse_device(const std::string& name) { return parse_name_in(kDevices, name, "device"); }
+
+const char* to_string(Device device) { return name_in(kDevices, device); }
 
 Device resolve_device(Device requested, std::string* notice) {
   if (requested == Device::Cpu) return Device::Cpu;

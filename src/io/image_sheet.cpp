@@ -14,6 +14,7 @@
 
 #include <unistd.h>
 
+#include "core/numbers.hpp"
 #include "io/atomic_file.hpp"
 #include "nmode/error.hpp"
 
@@ -59,7 +60,7 @@ void write_png_grid(const std::string& path, const std::vector<const float*>& im
                           std::to_string(grid_cols) + ", scale = " + std::to_string(scale));
   const int64_t count = static_cast<int64_t>(images.size());
   const int64_t gc = std::min(grid_cols, count);
-  const int64_t gr = (count + gc - 1) / gc;
+  const int64_t gr = ceil_div(count, gc);
   const int64_t tile_h = rows * scale, tile_w = cols * scale;
   const int64_t height = gr * tile_h + (gr - 1), width = gc * tile_w + (gc - 1);
   // PNG dimensions are 31-bit; the 1 GiB cap keeps the raw buffer sane.

@@ -27,6 +27,7 @@
 #include <immintrin.h>
 #endif
 
+#include "core/numbers.hpp"
 #include "nn/gemm_buffers.hpp"
 #include "nmode/error.hpp"
 #include "nmode/simd.hpp"
@@ -169,7 +170,6 @@ constexpr int64_t kAPackFloats = 1024 * 1024;
 constexpr int64_t kBPackFloats = 2 * 1024 * 1024;
 constexpr int64_t kASliceFloats = 384 * 1024;
 
-inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // Splits n into ceil(n / max_block) nearly equal blocks, rounded up to a
 // multiple of `multiple`, so no block is a sliver.

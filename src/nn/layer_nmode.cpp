@@ -5,6 +5,7 @@
 #include <string>
 
 #include "nmode/error.hpp"
+#include "core/numbers.hpp"
 #include "nmode/layers.hpp"
 
 namespace nmode {
@@ -99,7 +100,7 @@ void NmOde::backward_impl(const Tensor& dy, Tensor& dx, bool need_dx, bool need_
   }
   if (need_param_grads && learn_lambda_) {
     const float* q = q_.data();
-    const int64_t chunks = (count + kSumChunk - 1) / kSumChunk;
+    const int64_t chunks = ceil_div(count, kSumChunk);
     partial_.resize(static_cast<size_t>(chunks));  // grows once, then keeps its capacity
     double* part = partial_.data();
 #pragma omp parallel for schedule(static) if (count >= kParallelMin)

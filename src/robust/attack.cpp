@@ -4,58 +4,29 @@
 #include <cstdio>
 #include <string>
 
-#include "robust/attack_common.hpp"
+#include "core/names.hpp"
 #include "nmode/error.hpp"
+#include "robust/attack_common.hpp"
 
 namespace nmode {
 
-const char* to_string(AttackKind kind) {
-  switch (kind) {
-    case AttackKind::FGSM: return "fgsm";
-    case AttackKind::PGD: return "pgd";
-    case AttackKind::APGD: return "apgd";
-    case AttackKind::Square: return "square";
-  }
-  return "unknown";
-}
-
-const char* to_string(AttackLoss loss) { return loss == AttackLoss::CE ? "ce" : "dlr"; }
-
-const char* to_string(L2Start start) {
-  switch (start) {
-    case L2Start::UniformRadius: return "uniform-radius";
-    case L2Start::Sphere: return "sphere";
-    case L2Start::UniformVolume: return "uniform-volume";
-  }
-  return "unknown";
-}
-
 namespace {
 
-// The one of `values` whose to_string is `name`, or InvalidArgument listing them.
-template <class E, size_t N>
-E parse_named(const char* what, const std::string& name, const E (&values)[N]) {
-  std::string choices;
-  for (const E v : values) {
-    if (name == to_string(v)) return v;
-    choices += (choices.empty() ? "" : ", ") + std::string(to_string(v));
-  }
-  throw InvalidArgument(std::string(what) + " must be one of " + choices + "; got '" + name + "'");
-}
+constexpr Named<AttackKind> kAttackKinds[] = {
+    {AttackKind::FGSM, "fgsm"}, {AttackKind::PGD, "pgd"}, {AttackKind::APGD, "apgd"}, {AttackKind::Square, "square"}};
+constexpr Named<AttackLoss> kAttackLosses[] = {{AttackLoss::CE, "ce"}, {AttackLoss::DLR, "dlr"}};
+constexpr Named<L2Start> kL2Starts[] = {
+    {L2Start::UniformRadius, "uniform-radius"}, {L2Start::Sphere, "sphere"}, {L2Start::UniformVolume, "uniform-volume"}};
 
 }  // namespace
 
-AttackKind parse_attack_kind(const std::string& name) {
-  return parse_named("attack", name, {AttackKind::FGSM, AttackKind::PGD, AttackKind::APGD, AttackKind::Square});
-}
+const char* to_string(AttackKind kind) { return name_in(kAttackKinds, kind); }
+const char* to_string(AttackLoss loss) { return name_in(kAttackLosses, loss); }
+const char* to_string(L2Start start) { return name_in(kL2Starts, start); }
 
-AttackLoss parse_attack_loss(const std::string& name) {
-  return parse_named("attack loss", name, {AttackLoss::CE, AttackLoss::DLR});
-}
-
-L2Start parse_l2_start(const std::string& name) {
-  return parse_named("L2 start", name, {L2Start::UniformRadius, L2Start::Sphere, L2Start::UniformVolume});
-}
+AttackKind parse_attack_kind(const std::string& name) { return parse_name_in(kAttackKinds, name, "attack"); }
+AttackLoss parse_attack_loss(const std::string& name) { return parse_name_in(kAttackLosses, name, "attack loss"); }
+L2Start parse_l2_start(const std::string& name) { return parse_name_in(kL2Starts, name, "L2 start"); }
 
 static std::string num(double v) {
   char buf[32];

@@ -98,14 +98,13 @@ void apgd_step(const float* x, int64_t d, Norm norm, double eps, double eta, dou
 
 // One APGD attack over all batches: a batch runs its restarts on the examples not
 // yet fooled; each restart is a start followed by n_iter iterations (§5).
-class ApgdRun {
+class ApgdRun : attack_impl::AttackRun {
  public:
   ApgdRun(Classifier& model, const float* x, const int32_t* y, int64_t n, const AttackConfig& config,
           const int64_t* example_ids, ApgdTrace* trace)
-      : x_(x), y_(y), n_(n), d_(model.input_dim()), config_(config), example_ids_(example_ids), trace_(trace),
-        n_iter_(config.resolved_steps()), eta0_(config.resolved_step_size()),
-        capacity_(attack_impl::batch_capacity(config, n)), oracle_(model, config.loss, capacity_),
-        s_(capacity_, d_), found_(static_cast<size_t>(capacity_ * d_)) {
+      : AttackRun({x, y, n, model.input_dim(), config, example_ids}), trace_(trace),
+        n_iter_(config.resolved_steps()), eta0_(config.resolved_step_size()), oracle_(model, config.loss, capacity_),
+        s_(capacity_, in_.d), found_(static_cast<size_t>(capacity_ * in_.d)) {
     // window_[i + 1] = k when a check happens after i + 1 completed iterations, 0 otherwise.
     const std::vector<int> checks = apgd_checkpoints(n_iter_);
     window_.assign(static_cast<size_t>(n_iter_) + 1, 0);
@@ -118,10 +117,9 @@ class ApgdRun {
   }
 
   AttackResult run() {
-    res_ = attack_impl::make_result(x_, n_, d_);
-    res_.x_best.assign(x_, x_ + n_ * d_);
-    res_.loss_best.assign(static_cast<size_t>(n_), -std::numeric_limits<double>::infinity());
-    attack_impl::for_each_batch(n_, capacity_, config_, [this](int64_t first, int64_t count) { batch(first, count); });
+    res_.x_best.assign(in_.x, in_.x + in_.n * in_.d);
+    res_.loss_best.assign(static_cast<size_t>(in_.n), -std::numeric_limits<double>::infinity());
+    attack_impl::for_each_batch(in_.n, capacity_, in_.config, [this](int64_t first, int64_t count) { batch(first, count); });
     return std::move(res_);
   }
 
@@ -130,7 +128,7 @@ class ApgdRun {
 
   void batch(int64_t first, int64_t count) {
     b0_ = first;
-    for (int r = 0; r < config_.restarts; ++r) {
+    for (int r = 0; r < in_.config.restarts; ++r) {
       const std::vector<int64_t> active = attack_impl::not_fooled(fooled(), count);
       if (active.empty()) break;
       start(active, r);
@@ -138,25 +136,25 @@ class ApgdRun {
       keep_best_of_restart(active, r);
     }
     for (int64_t j = 0; j < count; ++j)
-      if (fooled()[j]) attack_impl::copy_row(found_.data(), j, d_, res_.x_adv.data() + b0_ * d_);
+      if (fooled()[j]) attack_impl::copy_row(found_.data(), j, in_.d, advb());
   }
 
   // The random start and its evaluation, which initialise the per-example state.
   void start(const std::vector<int64_t>& active, int r) {
     const int64_t na = static_cast<int64_t>(active.size());
-    NMODE_ATTACK_PARALLEL_FOR(na * d_)
+    NMODE_ATTACK_PARALLEL_FOR(na * in_.d)
     for (int64_t a = 0; a < na; ++a) {
       const int64_t j = active[a];
-      const SplitMix64 rng = attack_impl::example_stream(config_.seed, attack_impl::kStreamApgd,
-                                                         example_id(example_ids_, b0_ + j), r);
-      apgd_start(xb() + j * d_, d_, config_.norm, config_.eps, rng, s_.cur.data() + j * d_);
+      const SplitMix64 rng = attack_impl::example_stream(in_.config.seed, attack_impl::kStreamApgd,
+                                                         example_id(in_.example_ids, b0_ + j), r);
+      apgd_start(xb() + j * in_.d, in_.d, in_.config.norm, in_.config.eps, rng, s_.cur.data() + j * in_.d);
     }
     evaluate(active);
     for (int64_t j : active) {
-      if (r == 0) res_.zero_grad_start[b0_ + j] = !nonfinite()[j] && attack_impl::is_zero(s_.g.data() + j * d_, d_);
-      attack_impl::copy_row(s_.cur.data(), j, d_, s_.prev.data());
-      attack_impl::copy_row(s_.cur.data(), j, d_, s_.best.data());
-      attack_impl::copy_row(s_.g.data(), j, d_, s_.g_best.data());
+      if (r == 0) res_.zero_grad_start[b0_ + j] = !nonfinite()[j] && attack_impl::is_zero(s_.g.data() + j * in_.d, in_.d);
+      attack_impl::copy_row(s_.cur.data(), j, in_.d, s_.prev.data());
+      attack_impl::copy_row(s_.cur.data(), j, in_.d, s_.best.data());
+      attack_impl::copy_row(s_.g.data(), j, in_.d, s_.g_best.data());
       s_.loss_best[j] = s_.loss[j];
       s_.loss_prev[j] = s_.loss[j];
       s_.loss_best_at_check[j] = s_.loss[j];
@@ -172,11 +170,11 @@ class ApgdRun {
   void iterate(const std::vector<int64_t>& active, int r, int i) {
     const double a_mom = (i == 0) ? 1.0 : kMomentum;
     const int64_t na = static_cast<int64_t>(active.size());
-    NMODE_ATTACK_PARALLEL_FOR(na * d_)
+    NMODE_ATTACK_PARALLEL_FOR(na * in_.d)
     for (int64_t a = 0; a < na; ++a) {
       const int64_t j = active[a];
-      apgd_step(xb() + j * d_, d_, config_.norm, config_.eps, s_.eta[j], a_mom, s_.cur.data() + j * d_,
-                s_.prev.data() + j * d_, s_.g.data() + j * d_, s_.tmp.data() + j * d_);
+      apgd_step(xb() + j * in_.d, in_.d, in_.config.norm, in_.config.eps, s_.eta[j], a_mom, s_.cur.data() + j * in_.d,
+                s_.prev.data() + j * in_.d, s_.g.data() + j * in_.d, s_.tmp.data() + j * in_.d);
     }
     evaluate(active);
     const int k = window_[i + 1];
@@ -184,8 +182,8 @@ class ApgdRun {
       const double li = s_.loss[j];  // NaN fails every comparison: no update, no increase
       if (li > s_.loss_best[j]) {
         s_.loss_best[j] = li;
-        attack_impl::copy_row(s_.cur.data(), j, d_, s_.best.data());
-        attack_impl::copy_row(s_.g.data(), j, d_, s_.g_best.data());
+        attack_impl::copy_row(s_.cur.data(), j, in_.d, s_.best.data());
+        attack_impl::copy_row(s_.g.data(), j, in_.d, s_.g_best.data());
       }
       if (li > s_.loss_prev[j]) ++s_.increases[j];
       s_.loss_prev[j] = li;
@@ -206,8 +204,8 @@ class ApgdRun {
     if (reduce) {
       // Restart from the best point; prev is kept, so momentum is best - prev.
       s_.eta[j] *= 0.5;
-      attack_impl::copy_row(s_.best.data(), j, d_, s_.cur.data());
-      attack_impl::copy_row(s_.g_best.data(), j, d_, s_.g.data());
+      attack_impl::copy_row(s_.best.data(), j, in_.d, s_.cur.data());
+      attack_impl::copy_row(s_.g_best.data(), j, in_.d, s_.g.data());
     }
   }
 
@@ -217,7 +215,7 @@ class ApgdRun {
       res_.queries[g] += n_iter_ + 1;
       if (r == 0 || s_.loss_best[j] > res_.loss_best[g]) {
         res_.loss_best[g] = s_.loss_best[j];
-        std::copy(s_.best.data() + j * d_, s_.best.data() + (j + 1) * d_, res_.x_best.data() + g * d_);
+        std::copy(s_.best.data() + j * in_.d, s_.best.data() + (j + 1) * in_.d, res_.x_best.data() + g * in_.d);
       }
     }
   }
@@ -225,11 +223,11 @@ class ApgdRun {
   // Loss and gradient at the current iterates; the misclassified ones are found
   // (the last such point is returned).
   void evaluate(const std::vector<int64_t>& active) {
-    oracle_.evaluate(s_.cur.data(), y_ + b0_, active, s_.loss.data(), s_.g.data(), s_.correct.data(), nonfinite());
+    oracle_.evaluate(s_.cur.data(), yb(), active, s_.loss.data(), s_.g.data(), s_.correct.data(), nonfinite());
     for (int64_t j : active)
       if (!s_.correct[j]) {
         fooled()[j] = 1;
-        attack_impl::copy_row(s_.cur.data(), j, d_, found_.data());
+        attack_impl::copy_row(s_.cur.data(), j, in_.d, found_.data());
       }
   }
 
@@ -241,33 +239,20 @@ class ApgdRun {
     }
   }
 
-  const float* xb() const { return x_ + b0_ * d_; }
-  uint8_t* fooled() { return res_.fooled.data() + b0_; }
-  uint8_t* nonfinite() { return res_.numerical_failure.data() + b0_; }
-
-  const float* x_;
-  const int32_t* y_;
-  int64_t n_, d_;
-  const AttackConfig& config_;
-  const int64_t* example_ids_;
   ApgdTrace* trace_;
   int n_iter_;
   double eta0_;
-  int64_t capacity_;
   GradientOracle oracle_;
   ApgdState s_;
   std::vector<float> found_;
   std::vector<int> window_;
-  AttackResult res_;
-  int64_t b0_ = 0;  // the batch's first example
 };
 
 }  // namespace
 
 AttackResult apgd_attack(Classifier& model, const float* x, const int32_t* y, int64_t n,
                          const AttackConfig& config, const int64_t* example_ids, ApgdTrace* trace) {
-  attack_impl::check_attack_inputs(model, x, y, n, config);
-  return ApgdRun(model, x, y, n, config, example_ids, trace).run();
+  return attack_impl::check_and_run<ApgdRun>(model, x, y, n, config, example_ids, trace);
 }
 
 }  // namespace nmode

@@ -11,6 +11,22 @@
 #include "nmode/error.hpp"
 
 namespace nmode::attack_impl {
+namespace {
+
+// Rows `active` of pts: (rows, d) side by side in xs, with room for their logits
+// (k each) in logits; both grow as needed and never shrink.
+void gather_rows(const float* pts, const std::vector<int64_t>& active, int64_t d, int64_t k, std::vector<float>& xs,
+                 std::vector<float>& logits) {
+  const int64_t na = static_cast<int64_t>(active.size());
+  if (static_cast<int64_t>(xs.size()) < na * d) xs.resize(static_cast<size_t>(na * d));
+  if (static_cast<int64_t>(logits.size()) < na * k) logits.resize(static_cast<size_t>(na * k));
+  for (int64_t a = 0; a < na; ++a) {
+    const float* src = pts + active[a] * d;
+    std::copy(src, src + d, xs.data() + a * d);
+  }
+}
+
+}  // namespace
 
 void check_attack_inputs(const Classifier& model, const float* x, const int32_t* y, int64_t n,
                          const AttackConfig& config) {
@@ -61,16 +77,11 @@ void GradientOracle::evaluate(const float* pts, const int32_t* y, const std::vec
                               double* loss, float* grad, uint8_t* correct, uint8_t* nonfinite) {
   const int64_t na = static_cast<int64_t>(active.size());
   if (na == 0) return;
-  if (static_cast<int64_t>(xs_.size()) < na * d_) {
-    xs_.resize(static_cast<size_t>(na * d_));
+  if (static_cast<int64_t>(dx_.size()) < na * d_) {
     dx_.resize(static_cast<size_t>(na * d_));
-    logits_.resize(static_cast<size_t>(na * k_));
     dlogits_.resize(static_cast<size_t>(na * k_));
   }
-  for (int64_t a = 0; a < na; ++a) {
-    const float* src = pts + active[a] * d_;
-    std::copy(src, src + d_, xs_.data() + a * d_);
-  }
+  gather_rows(pts, active, d_, k_, xs_, logits_);
   model_.forward(xs_.data(), na, logits_.data(), true);
   for (int64_t a = 0; a < na; ++a) {
     const int64_t j = active[a];
@@ -115,14 +126,7 @@ void LogitOracle::evaluate(const float* pts, const int32_t* y, const std::vector
                            double* margin, uint8_t* correct, uint8_t* nonfinite) {
   const int64_t na = static_cast<int64_t>(active.size());
   if (na == 0) return;
-  if (static_cast<int64_t>(xs_.size()) < na * d_) {
-    xs_.resize(static_cast<size_t>(na * d_));
-    logits_.resize(static_cast<size_t>(na * k_));
-  }
-  for (int64_t a = 0; a < na; ++a) {
-    const float* src = pts + active[a] * d_;
-    std::copy(src, src + d_, xs_.data() + a * d_);
-  }
+  gather_rows(pts, active, d_, k_, xs_, logits_);
   model_.forward(xs_.data(), na, logits_.data(), false);
   for (int64_t a = 0; a < na; ++a) {
     const int64_t j = active[a];

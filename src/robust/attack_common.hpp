@@ -41,6 +41,15 @@ inline SplitMix64 example_stream(uint64_t seed, StreamId attack, int64_t example
 void check_attack_inputs(const Classifier& model, const float* x, const int32_t* y, int64_t n,
                          const AttackConfig& config);
 
+// An attack as a class: checks the inputs, then Run(model, x, y, n, config,
+// example_ids, extra...).run().
+template <class Run, class... Extra>
+AttackResult check_and_run(Classifier& model, const float* x, const int32_t* y, int64_t n,
+                           const AttackConfig& config, const int64_t* example_ids, Extra... extra) {
+  check_attack_inputs(model, x, y, n, config);
+  return Run(model, x, y, n, config, example_ids, extra...).run();
+}
+
 // An AttackResult of n examples of dimension d with x_adv = x and zeroed flags.
 AttackResult make_result(const float* x, int64_t n, int64_t d);
 
@@ -77,6 +86,49 @@ inline void copy_row(const float* from, int64_t j, int64_t d, float* to) {
 inline bool is_zero(const float* g, int64_t d) {
   return std::all_of(g, g + d, [](float v) { return v == 0.0f; });
 }
+
+// What an attack run was given (the arguments of the attack functions).
+struct AttackInputs {
+  const float* x;  // (n, d)
+  const int32_t* y;  // (n)
+  int64_t n, d;
+  const AttackConfig& config;
+  const int64_t* example_ids;  // nullable: example i is then i
+};
+
+// What an attack kept as a class (APGD, Square) holds between its batches: the
+// inputs, the result, and the batch in progress from b0_.
+class AttackRun {
+ protected:
+  explicit AttackRun(const AttackInputs& in)
+      : in_(in), capacity_(batch_capacity(in.config, in.n)), res_(make_result(in.x, in.n, in.d)) {}
+
+  const float* xb() const { return in_.x + b0_ * in_.d; }
+  const int32_t* yb() const { return in_.y + b0_; }
+  float* advb() { return res_.x_adv.data() + b0_ * in_.d; }
+  uint8_t* fooled() { return res_.fooled.data() + b0_; }
+  uint8_t* nonfinite() { return res_.numerical_failure.data() + b0_; }
+
+  const AttackInputs in_;
+  const int64_t capacity_;
+  AttackResult res_;
+  int64_t b0_ = 0;
+};
+
+// A batch [first, first + count) of the inputs and its rows of the result.
+struct BatchRows {
+  BatchRows(const float* x_all, const int32_t* y_all, AttackResult& res, int64_t first, int64_t d)
+      : x(x_all + first * d), y(y_all + first), adv(res.x_adv.data() + first * d), fooled(res.fooled.data() + first),
+        queries(res.queries.data() + first), nonfinite(res.numerical_failure.data() + first),
+        zero_grad_start(res.zero_grad_start.data() + first) {}
+  const float* x;
+  const int32_t* y;
+  float* adv;
+  uint8_t* fooled;
+  int64_t* queries;
+  uint8_t* nonfinite;
+  uint8_t* zero_grad_start;
+};
 
 // Global example id of local example i.
 inline int64_t example_id(const int64_t* ids, int64_t i) { return ids ? ids[i] : i; }

@@ -29,24 +29,21 @@ AttackResult fgsm_attack(Classifier& model, const float* x, const int32_t* y, in
   std::vector<uint8_t> correct(static_cast<size_t>(cap));
 
   attack_impl::for_each_batch(n, cap, config, [&](int64_t b0, int64_t nb) {
-    const float* xb = x + b0 * d;
-    const int32_t* yb = y + b0;
-    float* adv = res.x_adv.data() + b0 * d;
-    uint8_t* nonfinite = res.numerical_failure.data() + b0;
+    const attack_impl::BatchRows rows(x, y, res, b0, d);
     std::vector<int64_t> active(static_cast<size_t>(nb));
     for (int64_t j = 0; j < nb; ++j) active[j] = j;
 
-    grad.evaluate(xb, yb, active, loss.data(), g.data(), correct.data(), nonfinite);
+    grad.evaluate(rows.x, rows.y, active, loss.data(), g.data(), correct.data(), rows.nonfinite);
     NMODE_ATTACK_PARALLEL_FOR(nb * d)
     for (int64_t j = 0; j < nb; ++j) {
       const float* gj = g.data() + j * d;
-      res.zero_grad_start[b0 + j] = (!nonfinite[j] && is_zero(gj, d)) ? 1 : 0;
-      for (int64_t i = 0; i < d; ++i) adv[j * d + i] = clip01(xb[j * d + i] + eps * sign0(gj[i]));
+      rows.zero_grad_start[j] = (!rows.nonfinite[j] && is_zero(gj, d)) ? 1 : 0;
+      for (int64_t i = 0; i < d; ++i) rows.adv[j * d + i] = clip01(rows.x[j * d + i] + eps * sign0(gj[i]));
     }
-    logit.evaluate(adv, yb, active, nullptr, correct.data(), nonfinite);
+    logit.evaluate(rows.adv, rows.y, active, nullptr, correct.data(), rows.nonfinite);
     for (int64_t j = 0; j < nb; ++j) {
-      res.fooled[b0 + j] = correct[j] ? 0 : 1;
-      res.queries[b0 + j] = 2;
+      rows.fooled[j] = correct[j] ? 0 : 1;
+      rows.queries[j] = 2;
     }
   });
   return res;
@@ -112,15 +109,10 @@ AttackResult pgd_attack(Classifier& model, const float* x, const int32_t* y, int
   std::vector<uint8_t> correct(static_cast<size_t>(cap));
 
   attack_impl::for_each_batch(n, cap, config, [&](int64_t b0, int64_t nb) {
-    const float* xb = x + b0 * d;
-    const int32_t* yb = y + b0;
-    float* adv = res.x_adv.data() + b0 * d;
-    uint8_t* fooled = res.fooled.data() + b0;
-    int64_t* queries = res.queries.data() + b0;
-    uint8_t* nonfinite = res.numerical_failure.data() + b0;
+    const attack_impl::BatchRows rows(x, y, res, b0, d);
 
     for (int r = 0; r < config.restarts; ++r) {
-      std::vector<int64_t> active = attack_impl::not_fooled(fooled, nb);
+      std::vector<int64_t> active = attack_impl::not_fooled(rows.fooled, nb);
       if (active.empty()) break;
       const int64_t na0 = static_cast<int64_t>(active.size());
       NMODE_ATTACK_PARALLEL_FOR(na0 * d)
@@ -128,13 +120,13 @@ AttackResult pgd_attack(Classifier& model, const float* x, const int32_t* y, int
         const int64_t j = active[a];
         const SplitMix64 rng = attack_impl::example_stream(config.seed, attack_impl::kStreamPgd,
                                                            example_id(example_ids, b0 + j), r);
-        pgd_start(xb + j * d, d, config, rng, cur.data() + j * d);
+        pgd_start(rows.x + j * d, d, config, rng, cur.data() + j * d);
       }
       for (int t = 0; t < steps && !active.empty(); ++t) {
-        grad.evaluate(cur.data(), yb, active, loss.data(), g.data(), correct.data(), nonfinite);
-        for (int64_t j : active) ++queries[j];
+        grad.evaluate(cur.data(), rows.y, active, loss.data(), g.data(), correct.data(), rows.nonfinite);
+        for (int64_t j : active) ++rows.queries[j];
         if (r == 0 && t == 0)
-          for (int64_t j : active) res.zero_grad_start[b0 + j] = (!nonfinite[j] && is_zero(g.data() + j * d, d));
+          for (int64_t j : active) rows.zero_grad_start[j] = (!rows.nonfinite[j] && is_zero(g.data() + j * d, d));
         if (config.track_success) {
           // The gradient call's logits judge x_t for free: keep the first misclassified iterate.
           std::vector<int64_t> still;
@@ -142,8 +134,8 @@ AttackResult pgd_attack(Classifier& model, const float* x, const int32_t* y, int
             if (correct[j]) {
               still.push_back(j);
             } else {
-              fooled[j] = 1;
-              copy_row(cur.data(), j, d, adv);
+              rows.fooled[j] = 1;
+              copy_row(cur.data(), j, d, rows.adv);
             }
           }
           active.swap(still);
@@ -152,14 +144,14 @@ AttackResult pgd_attack(Classifier& model, const float* x, const int32_t* y, int
         NMODE_ATTACK_PARALLEL_FOR(na * d)
         for (int64_t a = 0; a < na; ++a) {
           const int64_t j = active[a];
-          pgd_step(xb + j * d, g.data() + j * d, d, config, alpha, cur.data() + j * d, tmp.data() + j * d);
+          pgd_step(rows.x + j * d, g.data() + j * d, d, config, alpha, cur.data() + j * d, tmp.data() + j * d);
         }
       }
-      logit.evaluate(cur.data(), yb, active, nullptr, correct.data(), nonfinite);
+      logit.evaluate(cur.data(), rows.y, active, nullptr, correct.data(), rows.nonfinite);
       for (int64_t j : active) {
-        ++queries[j];
-        copy_row(cur.data(), j, d, adv);
-        if (!correct[j]) fooled[j] = 1;
+        ++rows.queries[j];
+        copy_row(cur.data(), j, d, rows.adv);
+        if (!correct[j]) rows.fooled[j] = 1;
       }
     }
   });

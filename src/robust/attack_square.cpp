@@ -59,16 +59,15 @@ namespace {
 
 // One Square Attack over all batches: a vertical-stripe start, then one random
 // square per query on the examples whose margin is still positive (§6).
-class SquareRun {
+class SquareRun : attack_impl::AttackRun {
  public:
   SquareRun(Classifier& model, const float* x, const int32_t* y, int64_t n, const AttackConfig& config,
             const int64_t* example_ids, SquareTrace* trace)
-      : x_(x), y_(y), n_(n), d_(model.input_dim()), config_(config), example_ids_(example_ids), trace_(trace),
-        eps_(static_cast<float>(config.eps)), capacity_(attack_impl::batch_capacity(config, n)),
-        oracle_(model, capacity_), proposal_(static_cast<size_t>(capacity_ * d_)),
+      : AttackRun({x, y, n, model.input_dim(), config, example_ids}), trace_(trace),
+        eps_(static_cast<float>(config.eps)), oracle_(model, capacity_), proposal_(static_cast<size_t>(capacity_ * in_.d)),
         m_best_(static_cast<size_t>(capacity_)), m_new_(static_cast<size_t>(capacity_)),
         correct_best_(static_cast<size_t>(capacity_)), correct_new_(static_cast<size_t>(capacity_)) {
-    image_shape(config, d_, channels_, height_, width_);
+    image_shape(config, in_.d, channels_, height_, width_);
     plane_ = static_cast<int64_t>(height_) * width_;
     if (trace_) {
       trace_->n_queries = config.n_queries;
@@ -78,8 +77,7 @@ class SquareRun {
   }
 
   AttackResult run() {
-    res_ = attack_impl::make_result(x_, n_, d_);
-    attack_impl::for_each_batch(n_, capacity_, config_, [this](int64_t first, int64_t count) { batch(first, count); });
+    attack_impl::for_each_batch(in_.n, capacity_, in_.config, [this](int64_t first, int64_t count) { batch(first, count); });
     return std::move(res_);
   }
 
@@ -89,10 +87,10 @@ class SquareRun {
     nb_ = count;
     rng_.clear();
     for (int64_t j = 0; j < nb_; ++j)
-      rng_.push_back(attack_impl::example_stream(config_.seed, attack_impl::kStreamSquare,
-                                                 example_id(example_ids_, b0_ + j), 0));
+      rng_.push_back(attack_impl::example_stream(in_.config.seed, attack_impl::kStreamSquare,
+                                                 example_id(in_.example_ids, b0_ + j), 0));
     start_with_stripes();
-    const int n_queries = config_.n_queries;
+    const int n_queries = in_.config.n_queries;
     for (int it = 0; it < n_queries; ++it) {
       std::vector<int64_t> active;
       for (int64_t j = 0; j < nb_; ++j)
@@ -101,7 +99,7 @@ class SquareRun {
         for (int slot = it + 1; slot <= n_queries; ++slot) record(slot);
         break;
       }
-      propose(active, square_size(config_.p_init, it, n_queries, config_.rescale_schedule, channels_, height_, width_));
+      propose(active, square_size(in_.config.p_init, it, n_queries, in_.config.rescale_schedule, channels_, height_, width_));
       accept_improvements(active);
       record(it + 1);
     }
@@ -110,36 +108,36 @@ class SquareRun {
 
   // Vertical stripes: one sign per (channel, column), constant down the column.
   void start_with_stripes() {
-    float* best = res_.x_adv.data() + b0_ * d_;
-    const float* xb = x_ + b0_ * d_;
-    NMODE_ATTACK_PARALLEL_FOR(nb_ * d_)
+    float* best = advb();
+    const float* x = xb();
+    NMODE_ATTACK_PARALLEL_FOR(nb_ * in_.d)
     for (int64_t j = 0; j < nb_; ++j) {
       for (int ch = 0; ch < channels_; ++ch)
         for (int col = 0; col < width_; ++col) {
           const float sigma = rng_[j].next_below(2) ? 1.0f : -1.0f;
           for (int row = 0; row < height_; ++row) {
-            const int64_t idx = j * d_ + ch * plane_ + static_cast<int64_t>(row) * width_ + col;
-            best[idx] = clip01(xb[idx] + eps_ * sigma);
+            const int64_t idx = j * in_.d + ch * plane_ + static_cast<int64_t>(row) * width_ + col;
+            best[idx] = clip01(x[idx] + eps_ * sigma);
           }
         }
     }
     std::vector<int64_t> all(static_cast<size_t>(nb_));
     for (int64_t j = 0; j < nb_; ++j) all[j] = j;
-    oracle_.evaluate(best, y_ + b0_, all, m_best_.data(), correct_best_.data(), nonfinite());
+    oracle_.evaluate(best, yb(), all, m_best_.data(), correct_best_.data(), nonfinite());
     for (int64_t j = 0; j < nb_; ++j) res_.queries[b0_ + j] = 1;
     record(0);
   }
 
   // Each active example's best point with one random s x s square set to x +- eps.
   void propose(const std::vector<int64_t>& active, int s) {
-    const float* best = res_.x_adv.data() + b0_ * d_;
-    const float* xb = x_ + b0_ * d_;
+    const float* best = advb();
+    const float* x = xb();
     const int64_t na = static_cast<int64_t>(active.size());
-    NMODE_ATTACK_PARALLEL_FOR(na * d_)
+    NMODE_ATTACK_PARALLEL_FOR(na * in_.d)
     for (int64_t a = 0; a < na; ++a) {
       const int64_t j = active[a];
-      float* prop = proposal_.data() + j * d_;
-      std::copy(best + j * d_, best + (j + 1) * d_, prop);
+      float* prop = proposal_.data() + j * in_.d;
+      std::copy(best + j * in_.d, best + (j + 1) * in_.d, prop);
       // Both offsets inclusive of H - s and W - s, as the paper's pseudo-code.
       const int64_t r0 = static_cast<int64_t>(rng_[j].next_below(static_cast<uint64_t>(height_ - s + 1)));
       const int64_t c0 = static_cast<int64_t>(rng_[j].next_below(static_cast<uint64_t>(width_ - s + 1)));
@@ -148,7 +146,7 @@ class SquareRun {
         for (int64_t row = r0; row < r0 + s; ++row)
           for (int64_t col = c0; col < c0 + s; ++col) {
             const int64_t idx = ch * plane_ + row * width_ + col;
-            prop[idx] = clip01(xb[j * d_ + idx] + eps_ * sigma);
+            prop[idx] = clip01(x[j * in_.d + idx] + eps_ * sigma);
           }
       }
     }
@@ -156,49 +154,39 @@ class SquareRun {
 
   // Keeps a proposal that strictly improves the margin or is misclassified.
   void accept_improvements(const std::vector<int64_t>& active) {
-    oracle_.evaluate(proposal_.data(), y_ + b0_, active, m_new_.data(), correct_new_.data(), nonfinite());
+    oracle_.evaluate(proposal_.data(), yb(), active, m_new_.data(), correct_new_.data(), nonfinite());
     for (int64_t j : active) {
       ++res_.queries[b0_ + j];
       if (m_new_[j] < m_best_[j] || m_new_[j] <= 0.0) {
         m_best_[j] = m_new_[j];
         correct_best_[j] = correct_new_[j];
-        attack_impl::copy_row(proposal_.data(), j, d_, res_.x_adv.data() + b0_ * d_);
+        attack_impl::copy_row(proposal_.data(), j, in_.d, advb());
       }
     }
   }
 
   void record(int slot) {
     if (!trace_) return;
-    for (int64_t j = 0; j < nb_; ++j) trace_->margin_best[(b0_ + j) * (config_.n_queries + 1) + slot] = m_best_[j];
+    for (int64_t j = 0; j < nb_; ++j) trace_->margin_best[(b0_ + j) * (in_.config.n_queries + 1) + slot] = m_best_[j];
   }
 
-  uint8_t* nonfinite() { return res_.numerical_failure.data() + b0_; }
-
-  const float* x_;
-  const int32_t* y_;
-  int64_t n_, d_;
-  const AttackConfig& config_;
-  const int64_t* example_ids_;
   SquareTrace* trace_;
   float eps_;
-  int64_t capacity_;
   LogitOracle oracle_;
   std::vector<float> proposal_;
   std::vector<double> m_best_, m_new_;
   std::vector<uint8_t> correct_best_, correct_new_;
   int channels_ = 0, height_ = 0, width_ = 0;
   int64_t plane_ = 0;
-  AttackResult res_;
   std::vector<SplitMix64> rng_;
-  int64_t b0_ = 0, nb_ = 0;  // the batch
+  int64_t nb_ = 0;  // examples in the batch
 };
 
 }  // namespace
 
 AttackResult square_attack(Classifier& model, const float* x, const int32_t* y, int64_t n,
                            const AttackConfig& config, const int64_t* example_ids, SquareTrace* trace) {
-  attack_impl::check_attack_inputs(model, x, y, n, config);
-  return SquareRun(model, x, y, n, config, example_ids, trace).run();
+  return attack_impl::check_and_run<SquareRun>(model, x, y, n, config, example_ids, trace);
 }
 
 }  // namespace nmode

@@ -1,15 +1,16 @@
 #include "nmode/norm.hpp"
 
-#include "nmode/error.hpp"
+#include "core/names.hpp"
+
 
 namespace nmode {
 
-const char* to_string(Norm norm) { return norm == Norm::Linf ? "linf" : "l2"; }
+namespace {
+constexpr Named<Norm> kNorms[] = {{Norm::Linf, "linf"}, {Norm::L2, "l2"}};
+}  // namespace
 
-Norm parse_norm(const std::string& name) {
-  if (name == "linf") return Norm::Linf;
-  if (name == "l2") return Norm::L2;
-  throw InvalidArgument("norm must be linf or l2, got '" + name + "'");
-}
+const char* to_string(Norm norm) { return name_in(kNorms, norm); }
+
+Norm parse_norm(const std::string& name) { return parse_name_in(kNorms, name, "norm"); }
 
 }  // namespace nmode

@@ -11,12 +11,15 @@
 #include <cstdlib>
 #include <mutex>
 
+#include "core/names.hpp"
 #include "nmode/error.hpp"
 
 namespace nmode {
 namespace {
 
 constexpr SimdTarget kAllTargets[] = {SimdTarget::Avx512, SimdTarget::Avx2, SimdTarget::Sse4, SimdTarget::Scalar};
+constexpr Named<SimdTarget> kTargetNames[] = {
+    {SimdTarget::Avx512, "avx512"}, {SimdTarget::Avx2, "avx2"}, {SimdTarget::Sse4, "sse4"}, {SimdTarget::Scalar, "scalar"}};
 
 // The Highway target behind each of ours; 0 for Scalar, which is plain C++.
 int64_t highway_target(SimdTarget target) {
@@ -69,15 +72,7 @@ SimdTarget from_environment() {
 
 }  // namespace
 
-const char* to_string(SimdTarget target) {
-  switch (target) {
-    case SimdTarget::Avx512: return "avx512";
-    case SimdTarget::Avx2: return "avx2";
-    case SimdTarget::Sse4: return "sse4";
-    case SimdTarget::Scalar: return "scalar";
-  }
-  return "unknown";
-}
+const char* to_string(SimdTarget target) { return name_in(kTargetNames, target); }
 
 SimdTarget parse_simd_target(const std::string& name) {
   std::string lower = name;

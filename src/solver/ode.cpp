@@ -3,8 +3,9 @@
 #include <sstream>
 #include <vector>
 
-#include "nmode/cuda_solver.hpp"
+#include "core/names.hpp"
 #include "core/numbers.hpp"
+#include "nmode/cuda_solver.hpp"
 #include "nmode/error.hpp"
 #include "nmode/ode.hpp"
 #include "solver/ode_common.hpp"
@@ -12,13 +13,11 @@
 namespace nmode {
 
 const char* to_string(ElementStatus status) {
-  switch (status) {
-    case ElementStatus::Converged: return "converged";
-    case ElementStatus::MaxSteps: return "max_steps";
-    case ElementStatus::NonFinite: return "non_finite";
-    case ElementStatus::StepTooSmall: return "step_too_small";
-  }
-  return "unknown";
+  static constexpr Named<ElementStatus> kStatuses[] = {{ElementStatus::Converged, "converged"},
+                                                       {ElementStatus::MaxSteps, "max_steps"},
+                                                       {ElementStatus::NonFinite, "non_finite"},
+                                                       {ElementStatus::StepTooSmall, "step_too_small"}};
+  return name_in(kStatuses, status);
 }
 
 void SolverOptions::validate() const {
@@ -41,17 +40,39 @@ double SolveStats::idle_lane_fraction() const {
   return lane_slots > 0 ? 1.0 - double(accepted_steps + rejected_steps) / double(lane_slots) : 0.0;
 }
 
+detail::SolveTally tally_of(const SolveStats& s) {
+  using namespace detail;
+  SolveTally t;
+  const int64_t counts[kTallySlots] = {s.elements,     s.accepted_steps, s.rejected_steps, s.max_accepted,
+                                       s.max_attempts, s.converged,      s.hit_max_steps,  s.non_finite,
+                                       s.step_too_small};
+  for (int k = 0; k < kTallySlots; ++k) t.slot[k] = static_cast<unsigned long long>(counts[k]);
+  return t;
+}
+
+SolveStats stats_of(const detail::SolveTally& t) {
+  using namespace detail;
+  auto at = [&](int k) { return static_cast<int64_t>(t.slot[k]); };
+  auto status = [&](ElementStatus e) { return at(kFirstStatusSlot + static_cast<int>(e)); };
+  SolveStats s;
+  s.elements = at(kElementsSlot);
+  s.accepted_steps = at(kAcceptedSlot);
+  s.rejected_steps = at(kRejectedSlot);
+  s.max_accepted = at(kMostAcceptedSlot);
+  s.max_attempts = at(kMostAttemptsSlot);
+  s.converged = status(ElementStatus::Converged);
+  s.hit_max_steps = status(ElementStatus::MaxSteps);
+  s.non_finite = status(ElementStatus::NonFinite);
+  s.step_too_small = status(ElementStatus::StepTooSmall);
+  return s;
+}
+
 void SolveStats::merge(const SolveStats& o) {
-  lane_slots += o.lane_slots;
-  elements += o.elements;
-  accepted_steps += o.accepted_steps;
-  rejected_steps += o.rejected_steps;
-  max_accepted = std::max(max_accepted, o.max_accepted);
-  max_attempts = std::max(max_attempts, o.max_attempts);
-  converged += o.converged;
-  hit_max_steps += o.hit_max_steps;
-  non_finite += o.non_finite;
-  step_too_small += o.step_too_small;
+  detail::SolveTally t = tally_of(*this);
+  t.merge(tally_of(o));
+  const int64_t slots = lane_slots + o.lane_slots;
+  *this = stats_of(t);
+  lane_slots = slots;
 }
 
 std::string SolveStats::summary() const {

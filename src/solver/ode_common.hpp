@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "nmode/detail/element_params.hpp"
+#include "nmode/detail/solve_tally.hpp"
 #include "nmode/ode.hpp"
 
 namespace nmode {
@@ -13,6 +14,11 @@ namespace nmode {
 template <class T>
 void check_solve_arguments(const SolverOptions& options, int64_t n, const T* gamma,
                            const SolveOutputs<T>& out);
+
+// SolveStats as a tally (detail/solve_tally.hpp) and back; lane_slots is not part
+// of a tally (0 on the way back).
+detail::SolveTally tally_of(const SolveStats& s);
+SolveStats stats_of(const detail::SolveTally& t);
 
 template <class T>
 detail::ElementParams<T> element_params(const SolverOptions& options) {

@@ -12,6 +12,7 @@
 #endif
 
 #include "nmode/detail/element_outputs.hpp"
+#include "core/numbers.hpp"
 #include "nmode/detail/element_solver.hpp"
 #include "nmode/ode.hpp"
 #include "nmode/simd.hpp"
@@ -35,32 +36,11 @@ void finish_block(const FinishedBlock<T>& b, int first, int count, const SolveOu
   if (out.accepted_steps) {
     for (int l = 0; l < count; ++l) out.accepted_steps[first + l] = static_cast<int32_t>(b.accepted[l]);
   }
-  // Step counts and statuses are whole numbers below 2^24 (kMaxStepsLimit): as
-  // int32 with int64 sums the loop has no branches and vectorises.
-  int64_t accepted = 0, attempts = 0, converged = 0, max_steps = 0, non_finite = 0, too_small = 0;
-  int32_t most_accepted = 0, most_attempts = 0;
-  for (int l = 0; l < count; ++l) {
-    const int32_t a = static_cast<int32_t>(b.accepted[l]);
-    const int32_t n = a + static_cast<int32_t>(b.rejected[l]);
-    const int32_t status = static_cast<int32_t>(b.status[l]);
-    accepted += a;
-    attempts += n;
-    most_accepted = std::max(most_accepted, a);
-    most_attempts = std::max(most_attempts, n);
-    converged += status == detail::kConverged;
-    max_steps += status == detail::kMaxSteps;
-    non_finite += status == detail::kNonFinite;
-    too_small += status == detail::kStepTooSmall;
-  }
-  stats.elements += count;
-  stats.accepted_steps += accepted;
-  stats.rejected_steps += attempts - accepted;
-  stats.max_accepted = std::max<int64_t>(stats.max_accepted, most_accepted);
-  stats.max_attempts = std::max<int64_t>(stats.max_attempts, most_attempts);
-  stats.converged += converged;
-  stats.hit_max_steps += max_steps;
-  stats.non_finite += non_finite;
-  stats.step_too_small += too_small;
+  detail::SolveTally tally;
+  for (int l = 0; l < count; ++l)  // whole numbers below 2^24 (kMaxStepsLimit) held in T
+    tally.add(static_cast<unsigned long long>(b.accepted[l]), static_cast<unsigned long long>(b.rejected[l]),
+              static_cast<ElementStatus>(static_cast<int32_t>(b.status[l])));
+  stats.merge(stats_of(tally));
 }
 template void finish_block<float>(const FinishedBlock<float>&, int, int, const SolveOutputs<float>&, SolveStats&);
 template void finish_block<double>(const FinishedBlock<double>&, int, int, const SolveOutputs<double>&, SolveStats&);
@@ -81,8 +61,8 @@ int64_t chunk_size(int64_t n, int block) {
 #else
   const int64_t threads = 1;
 #endif
-  const int64_t quarter = (n + 4 * threads - 1) / (4 * threads);
-  const int64_t rounded = (quarter + block - 1) / block * block;
+  const int64_t quarter = ceil_div(n, 4 * threads);
+  const int64_t rounded = ceil_div(quarter, block) * block;
   return std::clamp<int64_t>(rounded, 4 * int64_t(block), kChunk);
 }
 
@@ -246,7 +226,7 @@ SolveStats solve_all(StateKind kind, const ElementParams<T>& p, int64_t n, const
   const int block = kernels ? (sizeof(T) == sizeof(float) ? kernels->float_block : kernels->double_block) : 1;
   SolveStats total;
   const int64_t chunk = chunk_size(n, block);
-  const int64_t chunks = (n + chunk - 1) / chunk;
+  const int64_t chunks = ceil_div(n, chunk);
 #pragma omp parallel if (chunks > 1)
   {
     SolveStats local;
@@ -286,7 +266,7 @@ void rhs_floor(int64_t n, const T* gamma, int evaluations, bool sensitivities, T
   } else {
     floor = kernels ? kernels->floor_double : rhs_floor_elements<double>;
   }
-  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  const int64_t chunks = ceil_div(n, kChunk);
 #pragma omp parallel for schedule(static) if (chunks > 1)
   for (int64_t c = 0; c < chunks; ++c) {
     const int64_t begin = c * kChunk;

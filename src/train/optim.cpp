@@ -143,7 +143,7 @@ void Adam::step(const std::vector<ParameterRef>& params) {
     // Chunks of whole cache lines; the update is elementwise, so the split does
     // not change a bit of the result.
     constexpr int64_t kChunk = 1 << 14;
-    const int64_t chunks = (count + kChunk - 1) / kChunk;
+    const int64_t chunks = ceil_div(count, kChunk);
 #pragma omp parallel for schedule(static) if (count >= kParallelMin)
     for (int64_t ch = 0; ch < chunks; ++ch)
       update(c, ch * kChunk, std::min(count, (ch + 1) * kChunk), w, g, m, v);

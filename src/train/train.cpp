@@ -8,6 +8,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "core/names.hpp"
 #include "core/numbers.hpp"
 #include "io/metadata.hpp"
 #include "nmode/attack_ops.hpp"
@@ -21,6 +22,8 @@ namespace nmode {
 namespace {
 
 constexpr const char* kFormat = "nmode-checkpoint-1";
+constexpr Named<AdversarialTraining> kAdversarialTrainings[] = {
+    {AdversarialTraining::None, "none"}, {AdversarialTraining::Pgd, "pgd"}, {AdversarialTraining::Trades, "trades"}};
 
 // Copies rows `order[first..first+count)` of the dataset into x (count, d) and y.
 void gather_batch(const Dataset& data, const std::vector<int64_t>& order, int64_t first, int64_t count, Tensor& x,
@@ -86,20 +89,10 @@ TrainOptions train_options_from(const Metadata& m) {
 
 }  // namespace
 
-const char* to_string(AdversarialTraining a) {
-  switch (a) {
-    case AdversarialTraining::None: return "none";
-    case AdversarialTraining::Pgd: return "pgd";
-    case AdversarialTraining::Trades: return "trades";
-  }
-  return "unknown";
-}
+const char* to_string(AdversarialTraining a) { return name_in(kAdversarialTrainings, a); }
 
 AdversarialTraining parse_adversarial_training(const std::string& name) {
-  if (name == "none") return AdversarialTraining::None;
-  if (name == "pgd") return AdversarialTraining::Pgd;
-  if (name == "trades") return AdversarialTraining::Trades;
-  throw InvalidArgument("adversarial training must be none, pgd or trades; got '" + name + "'");
+  return parse_name_in(kAdversarialTrainings, name, "adversarial training");
 }
 
 void TrainOptions::validate() const {

@@ -36,11 +36,11 @@ TEST(AttackNames, ParseInvertsToString) {
 }
 
 TEST(AttackNames, UnknownNamesAreRefusedListingTheChoices) {
-  expect_refused(parse_norm, "l1", "linf or l2");
+  expect_refused(parse_norm, "l1", "linf, l2");
   expect_refused(parse_attack_kind, "cw", "fgsm, pgd, apgd, square");
   expect_refused(parse_attack_loss, "margin", "ce, dlr");
   expect_refused(parse_l2_start, "PGD", "uniform-radius, sphere, uniform-volume");
-  expect_refused(parse_norm, "", "linf or l2");
+  expect_refused(parse_norm, "", "linf, l2");
 }
 
 // The certificates and the attacks speak of the same norm.

@@ -3,6 +3,7 @@
 // discrete map, and the stability theorem.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -561,6 +562,63 @@ TEST_P(Stats, CountsAddUp) {
   EXPECT_EQ(r.stats.accepted_steps, 99 * r.stats.max_accepted);  // identical elements
   EXPECT_GT(r.stats.rhs_evaluations(), 6 * r.stats.accepted_steps);
   EXPECT_NE(r.stats.summary().find("non-finite"), std::string::npos);
+}
+
+// The per-element statistics against a recount from the per-element outputs
+// (status and accepted steps), and merge's sums and maxima by hand.
+TEST_P(Stats, MatchARecountOfTheElementOutputs) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0.0f, 2.0f);
+  std::vector<float> gamma(1000);
+  for (auto& g : gamma) g = normal(rng);
+  gamma[10] = std::numeric_limits<float>::infinity();
+  gamma[500] = std::nanf("");
+  std::vector<float> y(gamma.size());
+  std::vector<ElementStatus> status(gamma.size());
+  std::vector<int32_t> accepted(gamma.size());
+  SolveOutputs<float> out;
+  out.y = y.data();
+  out.status = status.data();
+  out.accepted_steps = accepted.data();
+  SolverOptions o;
+  o.t_end = 5;
+  o.max_steps = 6;  // some elements run out of steps
+  const SolveStats stats = solve_cpu<float>(o, int64_t(gamma.size()), gamma.data(), nullptr, out);
+  int64_t sum = 0, most = 0, by_status[kElementStatuses] = {};
+  for (size_t i = 0; i < gamma.size(); ++i) {
+    sum += accepted[i];
+    most = std::max<int64_t>(most, accepted[i]);
+    ++by_status[static_cast<int>(status[i])];
+  }
+  EXPECT_EQ(stats.elements, 1000);
+  EXPECT_EQ(stats.accepted_steps, sum);
+  EXPECT_EQ(stats.max_accepted, most);
+  EXPECT_EQ(stats.converged, by_status[0]);
+  EXPECT_EQ(stats.hit_max_steps, by_status[1]);
+  EXPECT_EQ(stats.non_finite, 2);
+  EXPECT_EQ(stats.non_finite, by_status[2]);
+  EXPECT_EQ(stats.step_too_small, by_status[3]);
+  EXPECT_GT(stats.hit_max_steps, 0);
+  EXPECT_LE(stats.max_attempts, 6);
+}
+
+TEST(SolveStatsMerge, SumsCountsAndKeepsTheLargestMaxima) {
+  SolveStats a, b;
+  a.elements = 3, a.accepted_steps = 10, a.rejected_steps = 2, a.max_accepted = 5, a.max_attempts = 6;
+  a.converged = 2, a.hit_max_steps = 1, a.lane_slots = 16;
+  b.elements = 4, b.accepted_steps = 7, b.rejected_steps = 0, b.max_accepted = 2, b.max_attempts = 9;
+  b.converged = 1, b.non_finite = 2, b.step_too_small = 1, b.lane_slots = 8;
+  a.merge(b);
+  EXPECT_EQ(a.elements, 7);
+  EXPECT_EQ(a.accepted_steps, 17);
+  EXPECT_EQ(a.rejected_steps, 2);
+  EXPECT_EQ(a.max_accepted, 5);
+  EXPECT_EQ(a.max_attempts, 9);
+  EXPECT_EQ(a.converged, 3);
+  EXPECT_EQ(a.hit_max_steps, 1);
+  EXPECT_EQ(a.non_finite, 2);
+  EXPECT_EQ(a.step_too_small, 1);
+  EXPECT_EQ(a.lane_slots, 24);
 }
 
 // ---------------------------------------------------------------- SIMD targets

@@ -41,6 +41,15 @@ std::string temp_path(const std::string& name) {
   return (std::filesystem::temp_directory_path() / ("nmode_test_train_" + name)).string();
 }
 
+// A model small enough that saving and resuming it costs nothing.
+ModelSpec tiny_spec() {
+  ModelSpec spec;
+  spec.input = 6;
+  spec.hidden = 4;
+  spec.classes = 3;
+  return spec;
+}
+
 std::vector<float> flat_parameters(Sequential& m) {
   std::vector<float> v;
   for (const ParameterRef& p : m.parameters()) v.insert(v.end(), p.value->data(), p.value->data() + p.value->size());
@@ -71,8 +80,7 @@ TEST(TrainSmoke, LossFallsAndAccuracyClearsAFloorOnAnMnistSubset) {
 
 TEST(TrainDeterminism, SameResultOnOneAndTwoThreads) {
   Dataset train, test;
-  std::string why;
-  if (!load_mnist(train, test, why)) GTEST_SKIP() << "MNIST not available: " << why;
+  if (std::string why; !load_mnist(train, test, why)) GTEST_SKIP() << "MNIST not available: " << why;
   train = take_first(train, 600);
   ModelSpec spec;
   spec.hidden = 48;
@@ -100,8 +108,7 @@ TEST(TrainDeterminism, SameResultOnOneAndTwoThreads) {
 
 TEST(TrainResume, ResumingFromACheckpointEqualsUninterruptedTraining) {
   Dataset train, test;
-  std::string why;
-  if (!load_mnist(train, test, why)) GTEST_SKIP() << "MNIST not available: " << why;
+  if (std::string why; !load_mnist(train, test, why)) GTEST_SKIP() << "MNIST not available: " << why;
   train = take_first(train, 500);
   ModelSpec spec;
   spec.hidden = 32;
@@ -129,10 +136,8 @@ TEST(TrainResume, ResumingFromACheckpointEqualsUninterruptedTraining) {
 }
 
 TEST(TrainCheckpoint, SavedModelLoadsWithItsSpecAndGivesTheSameLogits) {
-  ModelSpec spec;
+  ModelSpec spec = tiny_spec();  // with a lambda and t_end of their own
   spec.input = 12;
-  spec.hidden = 8;
-  spec.classes = 3;
   spec.lambda = 4;
   spec.t_end = 0.5;
   TrainOptions o;
@@ -183,10 +188,7 @@ TEST(TrainDataMismatch, WrongFeatureCountIsAClearError) {
 // Every bad or missing key of a training checkpoint is an IoError that names it
 // (a non-numeric seed used to escape as std::invalid_argument from std::stoull).
 TEST(TrainCheckpoint, BadMetadataIsAnIoErrorNamingTheKey) {
-  ModelSpec spec;
-  spec.input = 6;
-  spec.hidden = 4;
-  spec.classes = 3;
+  const ModelSpec spec = tiny_spec();
   Trainer t(spec, TrainOptions{});
   const std::string path = temp_path("bad_metadata.safetensors");
   t.save(path);
@@ -215,10 +217,7 @@ TEST(TrainCheckpoint, BadMetadataIsAnIoErrorNamingTheKey) {
 // Booleans are written "true"/"false" like the model spec's; checkpoints written
 // with "1"/"0" before still resume.
 TEST(TrainCheckpoint, BooleansAreTrueFalseAndOldOnesStillRead) {
-  ModelSpec spec;
-  spec.input = 6;
-  spec.hidden = 4;
-  spec.classes = 3;
+  const ModelSpec spec = tiny_spec();
   TrainOptions o;
   o.adam.decay_mode = WeightDecay::Decoupled;
   Trainer t(spec, o);

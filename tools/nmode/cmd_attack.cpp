@@ -99,8 +99,7 @@ void run(const AttackArgs& a) {
 void register_attack(CLI::App& app) {
   auto a = std::make_shared<AttackArgs>();
   CLI::App* sub = app.add_subcommand("attack", "Robust accuracy under FGSM, PGD, APGD or Square Attack");
-  add_model_option(*sub, a->model);
-  add_data_options(*sub, a->data);
+  add_model_and_data_options(*sub, a->model, a->data);
   sub->add_option("--attack", a->attacks, "One or more of fgsm, pgd, apgd, square")
       ->check(CLI::IsMember({"fgsm", "pgd", "apgd", "square"}))->expected(1, -1)->capture_default_str();
   sub->add_option("--norm", a->norm, "linf or l2 (fgsm and square: linf only)")->check(CLI::IsMember({"linf", "l2"}))->capture_default_str();

@@ -61,8 +61,7 @@ void run(const CertifyArgs& a) {
 void register_certify(CLI::App& app) {
   auto a = std::make_shared<CertifyArgs>();
   CLI::App* sub = app.add_subcommand("certify", "Certified radii and accuracy from the stability theorem");
-  add_model_option(*sub, a->model, "Checkpoint of a Linear -> NmOde -> Linear model");
-  add_data_options(*sub, a->data);
+  add_model_and_data_options(*sub, a->model, a->data, "Checkpoint of a Linear -> NmOde -> Linear model");
   sub->add_option("--norm", a->norm, "linf or l2")->check(CLI::IsMember({"linf", "l2"}))->capture_default_str();
   sub->add_option("--delta", a->deltas, "Radii at which to report certified accuracy")->expected(1, -1)
       ->check(CLI::NonNegativeNumber)->capture_default_str();

@@ -51,8 +51,7 @@ void run(const EvalArgs& a) {
 void register_eval(CLI::App& app) {
   auto a = std::make_shared<EvalArgs>();
   CLI::App* sub = app.add_subcommand("eval", "Clean accuracy of a checkpoint");
-  add_model_option(*sub, a->model);
-  add_data_options(*sub, a->data);
+  add_model_and_data_options(*sub, a->model, a->data);
   sub->add_option("--split", a->split, "test or train")->check(CLI::IsMember({"test", "train"}))->capture_default_str();
   sub->add_option("--limit", a->limit, "Evaluate the first N images only (0: all)")->check(CLI::Range(int64_t(0), int64_t(1) << 40));
   sub->add_option("--batch", a->batch, "Batch size")->check(CLI::Range(int64_t(1), int64_t(1) << 20))->capture_default_str();

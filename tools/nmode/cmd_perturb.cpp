@@ -65,8 +65,7 @@ void run(const PerturbArgs& a) {
 void register_perturb(CLI::App& app) {
   auto a = std::make_shared<PerturbArgs>();
   CLI::App* sub = app.add_subcommand("perturb", "Accuracy under natural perturbations");
-  add_model_option(*sub, a->model);
-  add_data_options(*sub, a->data);
+  add_model_and_data_options(*sub, a->model, a->data);
   sub->add_option("--noise", a->noise, "Gaussian noise sigmas")->expected(0, -1)->check(CLI::NonNegativeNumber)->capture_default_str();
   sub->add_option("--resize", a->resize, "Side lengths l: resize to l x l and back (bilinear)")->expected(0, -1)
       ->check(CLI::Range(int64_t(1), int64_t(4096)))->capture_default_str();

@@ -25,6 +25,11 @@ void add_model_option(CLI::App& sub, ModelOptions& o, const std::string& help) {
   sub.add_option("--model", o.path, help)->required()->check(CLI::ExistingFile);
 }
 
+void add_model_and_data_options(CLI::App& sub, ModelOptions& m, DataOptions& d, const std::string& model_help) {
+  add_model_option(sub, m, model_help);
+  add_data_options(sub, d);
+}
+
 ModelAndData load_model_and_data(const ModelOptions& m, const DataOptions& d, Split split, int64_t count,
                                  const char* count_flag) {
   ModelAndData r;

@@ -31,6 +31,10 @@ struct ModelOptions {
 };
 void add_model_option(CLI::App& sub, ModelOptions& o, const std::string& help = "Checkpoint (.safetensors)");
 
+// --model then --dataset and --data-dir.
+void add_model_and_data_options(CLI::App& sub, ModelOptions& m, DataOptions& d,
+                                const std::string& model_help = "Checkpoint (.safetensors)");
+
 struct ModelAndData {
   std::unique_ptr<Sequential> model;
   ModelSpec spec;

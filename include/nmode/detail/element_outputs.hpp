@@ -16,7 +16,7 @@ namespace nmode::detail {
 // What the caller sees of a result: the value, or NaN when the element failed.
 template <class T>
 NMODE_HD inline T element_output(T status, T value) {
-  return status == T(kConverged) ? value : std::numeric_limits<T>::quiet_NaN();
+  return status == status_code<T>(ElementStatus::Converged) ? value : std::numeric_limits<T>::quiet_NaN();
 }
 
 template <class T, class State>

@@ -7,16 +7,15 @@
 
 #include "nmode/detail/hd.hpp"
 #include "nmode/detail/lanes.hpp"
+#include "nmode/element_status.hpp"
 
 namespace nmode::detail {
 
-// Per-element outcome (the public nmode::ElementStatus has the same values).
-enum : int32_t {
-  kConverged = 0,     // reached t_end within tolerance
-  kMaxSteps = 1,      // ran out of attempts (max_steps)
-  kNonFinite = 2,     // gamma or y0 not finite: the loop never ran
-  kStepTooSmall = 3,  // t + h == t: the step no longer moves time
-};
+// An element's status as the number its lanes hold (see below).
+template <class T>
+NMODE_HD constexpr T status_code(ElementStatus s) {
+  return T(static_cast<int>(s));
+}
 
 enum class InitialStepRule : int {
   // h = min(t_end, (0.01 / max(d1, d2))^(1/5)): the textbook probe without its

@@ -46,7 +46,7 @@ NMODE_HD inline void element_begin(ElementSolver<L, State>& e, L gamma, L y0, ma
   e.accepted = L(T(0));
   e.rejected = L(T(0));
   e.after_rejection = mask_of<L>(false);
-  e.status = select(finite, L(T(kConverged)), L(T(kNonFinite)));
+  e.status = select(finite, L(status_code<T>(ElementStatus::Converged)), L(status_code<T>(ElementStatus::NonFinite)));
   // t_end = 0: y(0) = y0 with the sensitivities at their initial values.
   e.done = (!finite) | mask_of<L>(p.t_end == T(0));
 }
@@ -84,7 +84,8 @@ NMODE_HD inline void element_attempt(ElementSolver<L, State>& e, const ElementPa
   e.accepted = e.accepted + select(accept, L(T(1)), L(T(0)));
   e.rejected = e.rejected + select(reject, L(T(1)), L(T(0)));
   e.after_rejection = select_mask(attempted, reject, e.after_rejection);
-  const L failure = select(out_of_steps, L(T(kMaxSteps)), L(T(kStepTooSmall)));
+  const L failure =
+      select(out_of_steps, L(status_code<T>(ElementStatus::MaxSteps)), L(status_code<T>(ElementStatus::StepTooSmall)));
   e.status = select(active & (out_of_steps | stuck), failure, e.status);
   e.done = e.done | out_of_steps | stuck | (accept & last);
 }
