@@ -133,34 +133,41 @@ class NmOde final : public Layer {
   SolveStats stats_;
 };
 
-// y = max(x, 0) elementwise (NaN propagates); dx = dy where x > 0, else 0.
-class ReLU final : public Layer {
+// What the elementwise activations share: as many outputs as inputs, and one
+// tensor kept from the last training forward for backward.
+class ElementwiseLayer : public Layer {
  public:
-  explicit ReLU(int64_t features);
-  std::string describe() const override;
   int64_t in_features() const override { return features_; }
   int64_t out_features() const override { return features_; }
+  std::string describe() const override;
 
- private:
-  void forward_impl(const Tensor& x, Tensor& y, bool training) override;
-  void backward_impl(const Tensor& dy, Tensor& dx, bool need_dx, bool need_param_grads) override;
+ protected:
+  ElementwiseLayer(const char* name, int64_t features);  // InvalidArgument unless features > 0
+  void keep(const float* v, int64_t rows);                // into kept_: (rows, features)
+
+  const char* name_;
   int64_t features_;
-  Tensor input_;  // (n, features) of the last training forward
+  Tensor kept_;
 };
 
-// y = tanh(x) elementwise; dx = dy * (1 - y^2).
-class Tanh final : public Layer {
+// y = max(x, 0) elementwise (NaN propagates); dx = dy where x > 0, else 0. Keeps x.
+class ReLU final : public ElementwiseLayer {
  public:
-  explicit Tanh(int64_t features);
-  std::string describe() const override;
-  int64_t in_features() const override { return features_; }
-  int64_t out_features() const override { return features_; }
+  explicit ReLU(int64_t features) : ElementwiseLayer("ReLU", features) {}
 
  private:
   void forward_impl(const Tensor& x, Tensor& y, bool training) override;
   void backward_impl(const Tensor& dy, Tensor& dx, bool need_dx, bool need_param_grads) override;
-  int64_t features_;
-  Tensor output_;  // (n, features) of the last training forward
+};
+
+// y = tanh(x) elementwise; dx = dy * (1 - y^2). Keeps y.
+class Tanh final : public ElementwiseLayer {
+ public:
+  explicit Tanh(int64_t features) : ElementwiseLayer("Tanh", features) {}
+
+ private:
+  void forward_impl(const Tensor& x, Tensor& y, bool training) override;
+  void backward_impl(const Tensor& dy, Tensor& dx, bool need_dx, bool need_param_grads) override;
 };
 
 }  // namespace nmode

@@ -154,39 +154,47 @@ uint32_t big_endian_u32(const uint8_t* b) {
          (static_cast<uint32_t>(b[2]) << 8) | static_cast<uint32_t>(b[3]);
 }
 
-}  // namespace
+// An IDX file opened as raw or gzip bytes, by its first two bytes.
+struct OpenedIdx {
+  FilePtr file;
+  std::unique_ptr<ByteSource> source;
+  bool gzip = false;
+  std::string unit;  // " bytes" or " decompressed bytes", for messages
+};
 
-IdxArray read_idx(const std::string& path) {
+OpenedIdx open_idx(const std::string& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) fail(path, "is a directory, not a file");
   errno = 0;
-  FilePtr file(std::fopen(path.c_str(), "rb"));
-  if (!file) fail(path, std::string("cannot open: ") + std::strerror(errno));
-
+  OpenedIdx o;
+  o.file.reset(std::fopen(path.c_str(), "rb"));
+  if (!o.file) fail(path, std::string("cannot open: ") + std::strerror(errno));
   uint8_t signature[2];
-  const size_t signature_len = std::fread(signature, 1, 2, file.get());
-  if (std::ferror(file.get())) fail(path, std::string("read error: ") + std::strerror(errno));
+  const size_t signature_len = std::fread(signature, 1, 2, o.file.get());
+  if (std::ferror(o.file.get())) fail(path, std::string("read error: ") + std::strerror(errno));
   if (signature_len == 0) fail(path, "file is empty (0 bytes); expected an IDX header");
-  std::rewind(file.get());
-  const bool gzip = signature_len == 2 && signature[0] == 0x1f && signature[1] == 0x8b;
-  std::unique_ptr<ByteSource> source;
-  if (gzip) {
-    source = std::make_unique<GzipSource>(file.get(), path);
+  std::rewind(o.file.get());
+  o.gzip = signature_len == 2 && signature[0] == 0x1f && signature[1] == 0x8b;
+  if (o.gzip) {
+    o.source = std::make_unique<GzipSource>(o.file.get(), path);
   } else {
-    source = std::make_unique<RawSource>(file.get(), path);
+    o.source = std::make_unique<RawSource>(o.file.get(), path);
   }
-  const std::string unit = gzip ? " decompressed bytes" : " bytes";
+  o.unit = o.gzip ? " decompressed bytes" : " bytes";
+  return o;
+}
 
+// The magic number and the dimensions, checked; returns the element count.
+uint64_t read_header(OpenedIdx& o, const std::string& path, IdxArray& array, size_t& header_bytes) {
   uint8_t magic[4];
-  size_t got = source->read(magic, 4);
+  size_t got = o.source->read(magic, 4);
   if (got < 4) {
-    fail(path, "truncated header: expected at least 4" + unit + ", got " + std::to_string(got));
+    fail(path, "truncated header: expected at least 4" + o.unit + ", got " + std::to_string(got));
   }
   if (magic[0] != 0 || magic[1] != 0) {
     fail(path, "bad magic: an IDX file starts with two zero bytes, got " + hex_byte(magic[0]) + " " +
                    hex_byte(magic[1]) + " (not an IDX file?)");
   }
-  IdxArray array;
   array.type_code = magic[2];
   if (array.type_code != 0x08) {
     fail(path, "unsupported IDX type " + hex_byte(array.type_code) + " (" + idx_type_name(array.type_code) +
@@ -196,10 +204,10 @@ IdxArray read_idx(const std::string& path) {
   if (rank < 1 || rank > 4) fail(path, "IDX rank " + std::to_string(rank) + " is outside 1..4");
 
   uint8_t dim_bytes[16];
-  const size_t header_bytes = 4 + 4 * static_cast<size_t>(rank);
-  got = source->read(dim_bytes, 4 * rank);
+  header_bytes = 4 + 4 * static_cast<size_t>(rank);
+  got = o.source->read(dim_bytes, 4 * rank);
   if (got < 4 * rank) {
-    fail(path, "truncated header: expected " + std::to_string(header_bytes) + unit + " for rank " +
+    fail(path, "truncated header: expected " + std::to_string(header_bytes) + o.unit + " for rank " +
                    std::to_string(rank) + ", got " + std::to_string(4 + got));
   }
   uint64_t elements = 1;
@@ -213,40 +221,53 @@ IdxArray read_idx(const std::string& path) {
                      " exceed the limit of 2^31 elements (corrupt header?)");
     }
   }
+  return elements;
+}
+
+// The payload, growing geometrically rather than trusting the header with one
+// big allocation; then nothing may follow it.
+void read_payload(OpenedIdx& o, const std::string& path, size_t n, uint64_t expected_total, size_t header_bytes,
+                  const std::string& layout, IdxArray& array) {
+  size_t have = 0;
+  while (have < n) {
+    const size_t step = std::min(n - have, std::max(kInputChunk, have));
+    array.data.resize(have + step);
+    const size_t got = o.source->read(array.data.data() + have, step);
+    have += got;
+    if (got < step) {
+      fail(path, "truncated: expected " + layout + ", got " + std::to_string(header_bytes + have));
+    }
+  }
+  // Reading past the payload also makes zlib verify the gzip trailer's CRC.
+  std::vector<uint8_t> extra(kInputChunk);
+  const size_t trailing = o.source->read(extra.data(), extra.size());
+  if (trailing > 0) {
+    fail(path, "has trailing bytes: expected " + layout + ", got " +
+                   (trailing == extra.size() ? "at least " : "") + std::to_string(expected_total + trailing));
+  }
+}
+
+}  // namespace
+
+IdxArray read_idx(const std::string& path) {
+  OpenedIdx o = open_idx(path);
+  IdxArray array;
+  size_t header_bytes = 0;
+  const uint64_t elements = read_header(o, path, array, header_bytes);
   const uint64_t expected_total = header_bytes + elements;
-  const std::string layout = std::to_string(expected_total) + unit + " (" + std::to_string(header_bytes) +
+  const std::string layout = std::to_string(expected_total) + o.unit + " (" + std::to_string(header_bytes) +
                              "-byte header + " + std::to_string(elements) + " data bytes for dims " +
                              dims_string(array.dims) + ")";
-
-  if (!gzip) {
+  if (!o.gzip) {
     // The length is known up front, so a lying header is caught before allocating.
+    std::error_code ec;
     const uintmax_t actual = std::filesystem::file_size(path, ec);
     if (!ec && actual != expected_total) {
       fail(path, std::string(actual < expected_total ? "truncated" : "has trailing bytes") + ": expected " +
                      layout + ", got " + std::to_string(actual));
     }
   }
-
-  // Grow geometrically rather than trusting the header with one big allocation.
-  const size_t n = static_cast<size_t>(elements);
-  size_t have = 0;
-  while (have < n) {
-    const size_t step = std::min(n - have, std::max(kInputChunk, have));
-    array.data.resize(have + step);
-    got = source->read(array.data.data() + have, step);
-    have += got;
-    if (got < step) {
-      fail(path, "truncated: expected " + layout + ", got " + std::to_string(header_bytes + have));
-    }
-  }
-
-  // Reading past the payload also makes zlib verify the gzip trailer's CRC.
-  std::vector<uint8_t> extra(kInputChunk);
-  const size_t trailing = source->read(extra.data(), extra.size());
-  if (trailing > 0) {
-    fail(path, "has trailing bytes: expected " + layout + ", got " +
-                   (trailing == extra.size() ? "at least " : "") + std::to_string(expected_total + trailing));
-  }
+  read_payload(o, path, static_cast<size_t>(elements), expected_total, header_bytes, layout, array);
   return array;
 }
 

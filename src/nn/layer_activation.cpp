@@ -11,16 +11,19 @@ namespace {
 
 constexpr int64_t kParallelMin = 1 << 15;
 
-void check_features(const char* layer, int64_t features) {
-  if (features <= 0)
-    throw InvalidArgument(std::string(layer) + ": features must be > 0, got " + std::to_string(features));
-}
-
 }  // namespace
 
-ReLU::ReLU(int64_t features) : features_(features) { check_features("ReLU", features); }
+ElementwiseLayer::ElementwiseLayer(const char* name, int64_t features) : name_(name), features_(features) {
+  if (features <= 0)
+    throw InvalidArgument(std::string(name) + ": features must be > 0, got " + std::to_string(features));
+}
 
-std::string ReLU::describe() const { return "ReLU(" + std::to_string(features_) + ")"; }
+std::string ElementwiseLayer::describe() const { return std::string(name_) + "(" + std::to_string(features_) + ")"; }
+
+void ElementwiseLayer::keep(const float* v, int64_t rows) {
+  resize_matrix(kept_, rows, features_);
+  std::copy(v, v + rows * features_, kept_.data());
+}
 
 // x, y: (n, features).
 void ReLU::forward_impl(const Tensor& x, Tensor& y, bool training) {
@@ -30,10 +33,7 @@ void ReLU::forward_impl(const Tensor& x, Tensor& y, bool training) {
   // "x < 0 ? 0 : x" rather than max(x, 0) so that NaN propagates, as in PyTorch.
 #pragma omp parallel for simd schedule(static) if (count >= kParallelMin)
   for (int64_t i = 0; i < count; ++i) b[i] = a[i] < 0.0f ? 0.0f : a[i];
-  if (training) {
-    resize_matrix(input_, x.dim(0), features_);
-    std::copy(a, a + count, input_.data());
-  }
+  if (training) keep(a, x.dim(0));
 }
 
 // dy, dx: (n, features); the subgradient at x = 0 is 0, as in PyTorch.
@@ -41,15 +41,11 @@ void ReLU::backward_impl(const Tensor& dy, Tensor& dx, bool need_dx, bool) {
   if (!need_dx) return;
   const int64_t count = dy.size();
   const float* g = dy.data();
-  const float* a = input_.data();
+  const float* a = kept_.data();
   float* d = dx.data();
 #pragma omp parallel for simd schedule(static) if (count >= kParallelMin)
   for (int64_t i = 0; i < count; ++i) d[i] = a[i] > 0.0f ? g[i] : 0.0f;
 }
-
-Tanh::Tanh(int64_t features) : features_(features) { check_features("Tanh", features); }
-
-std::string Tanh::describe() const { return "Tanh(" + std::to_string(features_) + ")"; }
 
 // x, y: (n, features).
 void Tanh::forward_impl(const Tensor& x, Tensor& y, bool training) {
@@ -58,10 +54,7 @@ void Tanh::forward_impl(const Tensor& x, Tensor& y, bool training) {
   float* b = y.data();
 #pragma omp parallel for schedule(static) if (count >= kParallelMin)
   for (int64_t i = 0; i < count; ++i) b[i] = std::tanh(a[i]);
-  if (training) {
-    resize_matrix(output_, x.dim(0), features_);
-    std::copy(b, b + count, output_.data());
-  }
+  if (training) keep(b, x.dim(0));
 }
 
 // dy, dx: (n, features); tanh' = 1 - tanh^2 from the kept output.
@@ -69,7 +62,7 @@ void Tanh::backward_impl(const Tensor& dy, Tensor& dx, bool need_dx, bool) {
   if (!need_dx) return;
   const int64_t count = dy.size();
   const float* g = dy.data();
-  const float* t = output_.data();
+  const float* t = kept_.data();
   float* d = dx.data();
 #pragma omp parallel for simd schedule(static) if (count >= kParallelMin)
   for (int64_t i = 0; i < count; ++i) d[i] = g[i] * (1.0f - t[i] * t[i]);

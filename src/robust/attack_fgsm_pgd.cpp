@@ -93,69 +93,94 @@ static void pgd_step(const float* x, const float* g, int64_t d, const AttackConf
   project_l2(x, config.eps, cur, d);
 }
 
-AttackResult pgd_attack(Classifier& model, const float* x, const int32_t* y, int64_t n,
-                        const AttackConfig& config, const int64_t* example_ids) {
-  attack_impl::check_attack_inputs(model, x, y, n, config);
-  const int64_t d = model.input_dim();
-  AttackResult res = attack_impl::make_result(x, n, d);
-  const int64_t cap = attack_impl::batch_capacity(config, n);
-  const int steps = config.resolved_steps();
-  const float alpha = static_cast<float>(config.resolved_step_size());
-  GradientOracle grad(model, config.loss, cap);
-  LogitOracle logit(model, cap);
-  std::vector<float> cur(static_cast<size_t>(cap * d)), g(static_cast<size_t>(cap * d)),
-      tmp(static_cast<size_t>(cap * d));
-  std::vector<double> loss(static_cast<size_t>(cap));
-  std::vector<uint8_t> correct(static_cast<size_t>(cap));
+namespace {
 
-  attack_impl::for_each_batch(n, cap, config, [&](int64_t b0, int64_t nb) {
-    const attack_impl::BatchRows rows(x, y, res, b0, d);
+// PGD over all batches: per batch, restarts on the examples not yet fooled, each
+// a random start and `steps` projected steps (§3, §4).
+class PgdRun : attack_impl::AttackRun {
+ public:
+  PgdRun(Classifier& model, const float* x, const int32_t* y, int64_t n, const AttackConfig& config,
+         const int64_t* example_ids)
+      : AttackRun({x, y, n, model.input_dim(), config, example_ids}), steps_(config.resolved_steps()),
+        alpha_(static_cast<float>(config.resolved_step_size())), grad_(model, config.loss, capacity_),
+        logit_(model, capacity_), cur_(static_cast<size_t>(capacity_ * in_.d)),
+        g_(static_cast<size_t>(capacity_ * in_.d)), tmp_(static_cast<size_t>(capacity_ * in_.d)),
+        loss_(static_cast<size_t>(capacity_)), correct_(static_cast<size_t>(capacity_)) {}
 
-    for (int r = 0; r < config.restarts; ++r) {
-      std::vector<int64_t> active = attack_impl::not_fooled(rows.fooled, nb);
-      if (active.empty()) break;
-      const int64_t na0 = static_cast<int64_t>(active.size());
-      NMODE_ATTACK_PARALLEL_FOR(na0 * d)
-      for (int64_t a = 0; a < na0; ++a) {
+  AttackResult run() {
+    attack_impl::for_each_batch(in_.n, capacity_, in_.config, [this](int64_t first, int64_t count) {
+      b0_ = first;
+      for (int r = 0; r < in_.config.restarts; ++r) {
+        std::vector<int64_t> active = attack_impl::not_fooled(fooled(), count);
+        if (active.empty()) break;
+        restart(active, r);
+      }
+    });
+    return std::move(res_);
+  }
+
+ private:
+  void restart(std::vector<int64_t>& active, int r) {
+    const int64_t d = in_.d;
+    const int64_t na0 = static_cast<int64_t>(active.size());
+    NMODE_ATTACK_PARALLEL_FOR(na0 * d)
+    for (int64_t a = 0; a < na0; ++a) {
+      const int64_t j = active[a];
+      const SplitMix64 rng = attack_impl::example_stream(in_.config.seed, attack_impl::kStreamPgd,
+                                                         example_id(in_.example_ids, b0_ + j), r);
+      pgd_start(xb() + j * d, d, in_.config, rng, cur_.data() + j * d);
+    }
+    for (int t = 0; t < steps_ && !active.empty(); ++t) {
+      grad_.evaluate(cur_.data(), yb(), active, loss_.data(), g_.data(), correct_.data(), nonfinite());
+      for (int64_t j : active) ++res_.queries[b0_ + j];
+      if (r == 0 && t == 0)
+        for (int64_t j : active)
+          res_.zero_grad_start[b0_ + j] = !nonfinite()[j] && is_zero(g_.data() + j * d, d);
+      if (in_.config.track_success) keep_misclassified(active);
+      const int64_t na = static_cast<int64_t>(active.size());
+      NMODE_ATTACK_PARALLEL_FOR(na * d)
+      for (int64_t a = 0; a < na; ++a) {
         const int64_t j = active[a];
-        const SplitMix64 rng = attack_impl::example_stream(config.seed, attack_impl::kStreamPgd,
-                                                           example_id(example_ids, b0 + j), r);
-        pgd_start(rows.x + j * d, d, config, rng, cur.data() + j * d);
-      }
-      for (int t = 0; t < steps && !active.empty(); ++t) {
-        grad.evaluate(cur.data(), rows.y, active, loss.data(), g.data(), correct.data(), rows.nonfinite);
-        for (int64_t j : active) ++rows.queries[j];
-        if (r == 0 && t == 0)
-          for (int64_t j : active) rows.zero_grad_start[j] = (!rows.nonfinite[j] && is_zero(g.data() + j * d, d));
-        if (config.track_success) {
-          // The gradient call's logits judge x_t for free: keep the first misclassified iterate.
-          std::vector<int64_t> still;
-          for (int64_t j : active) {
-            if (correct[j]) {
-              still.push_back(j);
-            } else {
-              rows.fooled[j] = 1;
-              copy_row(cur.data(), j, d, rows.adv);
-            }
-          }
-          active.swap(still);
-        }
-        const int64_t na = static_cast<int64_t>(active.size());
-        NMODE_ATTACK_PARALLEL_FOR(na * d)
-        for (int64_t a = 0; a < na; ++a) {
-          const int64_t j = active[a];
-          pgd_step(rows.x + j * d, g.data() + j * d, d, config, alpha, cur.data() + j * d, tmp.data() + j * d);
-        }
-      }
-      logit.evaluate(cur.data(), rows.y, active, nullptr, correct.data(), rows.nonfinite);
-      for (int64_t j : active) {
-        ++rows.queries[j];
-        copy_row(cur.data(), j, d, rows.adv);
-        if (!correct[j]) rows.fooled[j] = 1;
+        pgd_step(xb() + j * d, g_.data() + j * d, d, in_.config, alpha_, cur_.data() + j * d, tmp_.data() + j * d);
       }
     }
-  });
-  return res;
+    logit_.evaluate(cur_.data(), yb(), active, nullptr, correct_.data(), nonfinite());
+    for (int64_t j : active) {
+      ++res_.queries[b0_ + j];
+      copy_row(cur_.data(), j, d, advb());
+      if (!correct_[j]) fooled()[j] = 1;
+    }
+  }
+
+  // The gradient call's logits judge x_t for free: the first misclassified
+  // iterate is kept and its example leaves `active`.
+  void keep_misclassified(std::vector<int64_t>& active) {
+    std::vector<int64_t> still;
+    for (int64_t j : active) {
+      if (correct_[j]) {
+        still.push_back(j);
+      } else {
+        fooled()[j] = 1;
+        copy_row(cur_.data(), j, in_.d, advb());
+      }
+    }
+    active.swap(still);
+  }
+
+  int steps_;
+  float alpha_;
+  GradientOracle grad_;
+  LogitOracle logit_;
+  std::vector<float> cur_, g_, tmp_;
+  std::vector<double> loss_;
+  std::vector<uint8_t> correct_;
+};
+
+}  // namespace
+
+AttackResult pgd_attack(Classifier& model, const float* x, const int32_t* y, int64_t n,
+                        const AttackConfig& config, const int64_t* example_ids) {
+  return attack_impl::check_and_run<PgdRun>(model, x, y, n, config, example_ids);
 }
 
 }  // namespace nmode

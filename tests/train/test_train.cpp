@@ -26,16 +26,22 @@ std::string data_dir() {
   return env ? env : std::string(NMODE_TEST_DATA_DIR) + "/../../data";
 }
 
-bool load_mnist(Dataset& train, Dataset& test, std::string& why) {
-  try {
-    train = load_dataset("mnist", Split::Train, data_dir());
-    test = load_dataset("mnist", Split::Test, data_dir());
-    return true;
-  } catch (const IoError& e) {
-    why = e.what();
-    return false;
+// Tests on real MNIST; skipped, with the reason, where the data is not installed.
+class OnMnist : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    try {
+      train_ = load_dataset("mnist", Split::Train, data_dir());
+      test_ = load_dataset("mnist", Split::Test, data_dir());
+    } catch (const IoError& e) {
+      GTEST_SKIP() << "MNIST not available: " << e.what();
+    }
   }
-}
+  Dataset train_, test_;
+};
+using TrainSmoke = OnMnist;
+using TrainDeterminism = OnMnist;
+using TrainResume = OnMnist;
 
 std::string temp_path(const std::string& name) {
   return (std::filesystem::temp_directory_path() / ("nmode_test_train_" + name)).string();
@@ -56,12 +62,8 @@ std::vector<float> flat_parameters(Sequential& m) {
   return v;
 }
 
-TEST(TrainSmoke, LossFallsAndAccuracyClearsAFloorOnAnMnistSubset) {
-  Dataset train, test;
-  std::string why;
-  if (!load_mnist(train, test, why)) GTEST_SKIP() << "MNIST not available: " << why;
-  train = take_first(train, 4096);
-  test = take_first(test, 1000);
+TEST_F(TrainSmoke, LossFallsAndAccuracyClearsAFloorOnAnMnistSubset) {
+  const Dataset train = take_first(train_, 4096), test = take_first(test_, 1000);
   ModelSpec spec;
   spec.hidden = 512;
   TrainOptions o;
@@ -78,10 +80,8 @@ TEST(TrainSmoke, LossFallsAndAccuracyClearsAFloorOnAnMnistSubset) {
   EXPECT_GT(r.solver.mean_accepted(), 1.0);
 }
 
-TEST(TrainDeterminism, SameResultOnOneAndTwoThreads) {
-  Dataset train, test;
-  if (std::string why; !load_mnist(train, test, why)) GTEST_SKIP() << "MNIST not available: " << why;
-  train = take_first(train, 600);
+TEST_F(TrainDeterminism, SameResultOnOneAndTwoThreads) {
+  const Dataset train = take_first(train_, 600);
   ModelSpec spec;
   spec.hidden = 48;
   TrainOptions o;
@@ -106,10 +106,8 @@ TEST(TrainDeterminism, SameResultOnOneAndTwoThreads) {
   EXPECT_EQ(std::memcmp(results[0].data(), results[1].data(), results[0].size() * sizeof(float)), 0);
 }
 
-TEST(TrainResume, ResumingFromACheckpointEqualsUninterruptedTraining) {
-  Dataset train, test;
-  if (std::string why; !load_mnist(train, test, why)) GTEST_SKIP() << "MNIST not available: " << why;
-  train = take_first(train, 500);
+TEST_F(TrainResume, ResumingFromACheckpointEqualsUninterruptedTraining) {
+  const Dataset train = take_first(train_, 500);
   ModelSpec spec;
   spec.hidden = 32;
   spec.learn_lambda = true;
