@@ -11,7 +11,8 @@
 
 namespace nmode {
 
-const char* to_string(ElementStatus status);
+const char* to_string(ElementStatus status);  // "converged", "max_steps", "non_finite", "step_too_small"
+ElementStatus parse_element_status(const std::string& name);  // its inverse; InvalidArgument otherwise
 
 enum class InitialStep {
   Probe,     // Hairer's probe without the 100*h0 cap (default; ~3.4 steps at lambda=3, t=1, tol 1e-3)

@@ -12,13 +12,16 @@
 
 namespace nmode {
 
-const char* to_string(ElementStatus status) {
-  static constexpr Named<ElementStatus> kStatuses[] = {{ElementStatus::Converged, "converged"},
-                                                       {ElementStatus::MaxSteps, "max_steps"},
-                                                       {ElementStatus::NonFinite, "non_finite"},
-                                                       {ElementStatus::StepTooSmall, "step_too_small"}};
-  return name_in(kStatuses, status);
-}
+namespace {
+constexpr Named<ElementStatus> kStatuses[] = {{ElementStatus::Converged, "converged"},
+                                              {ElementStatus::MaxSteps, "max_steps"},
+                                              {ElementStatus::NonFinite, "non_finite"},
+                                              {ElementStatus::StepTooSmall, "step_too_small"}};
+}  // namespace
+
+const char* to_string(ElementStatus status) { return name_in(kStatuses, status); }
+
+ElementStatus parse_element_status(const std::string& name) { return parse_name_in(kStatuses, name, "element status"); }
 
 void SolverOptions::validate() const {
   if (!std::isfinite(lambda)) throw InvalidArgument("lambda must be finite, got " + exact_decimal(lambda));
