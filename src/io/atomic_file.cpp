@@ -1,18 +1,76 @@
-// Atomic whole-file writes (temporary file + fsync + rename).
+// Atomic whole-file writes (temporary file + fsync + rename + fsync of the folder),
+// and the removal of temporary files that killed writers left behind.
 #include "io/atomic_file.hpp"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <system_error>
 
 #include "nmode/error.hpp"
 
 namespace nmode {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path folder_of(const std::string& path) {
+  const fs::path parent = fs::path(path).parent_path();
+  return parent.empty() ? fs::path(".") : parent;
+}
+
+// The pid in "<name>.tmp.<pid>.<n>", or 0 when `file` is not such a name.
+pid_t writer_pid(const std::string& file, const std::string& prefix) {
+  if (file.compare(0, prefix.size(), prefix) != 0) return 0;
+  const char* first = file.data() + prefix.size();
+  const char* last = file.data() + file.size();
+  pid_t pid = 0;
+  const auto r = std::from_chars(first, last, pid);
+  if (r.ec != std::errc() || r.ptr == last || *r.ptr != '.' || pid <= 0) return 0;
+  unsigned n = 0;
+  const auto rest = std::from_chars(r.ptr + 1, last, n);
+  return rest.ec == std::errc() && rest.ptr == last ? pid : 0;
+}
+
+// Temporary files of this path whose writer is gone (kill -9, a crash, a power
+// loss): its pid names no process, and the file has not changed for a minute (a
+// pid of another pid namespace writing into a shared folder also looks gone, but
+// it would still be writing). Best effort: what cannot be read or removed stays.
+void remove_stale_temporaries(const std::string& path) {
+  const std::string prefix = fs::path(path).filename().string() + ".tmp.";
+  const auto minute_ago = fs::file_time_type::clock::now() - std::chrono::minutes(1);
+  std::error_code ec;
+  for (fs::directory_iterator it(folder_of(path), ec), end; !ec && it != end; it.increment(ec)) {
+    const pid_t pid = writer_pid(it->path().filename().string(), prefix);
+    if (pid == 0 || ::kill(pid, 0) == 0 || errno != ESRCH) continue;
+    std::error_code stat_ec;
+    const auto changed = fs::last_write_time(it->path(), stat_ec);
+    if (!stat_ec && changed < minute_ago) fs::remove(it->path(), stat_ec);
+  }
+}
+
+// After the rename, so that the new name itself survives a power loss. The data
+// are already on disk; a folder that cannot be synced costs only that guarantee.
+void sync_folder(const std::string& path) {
+  const int fd = ::open(folder_of(path).c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return;
+  (void)::fsync(fd);
+  ::close(fd);
+}
+
+}  // namespace
 
 void write_file_atomically(const std::string& path, const std::vector<ByteRange>& pieces) {
+  remove_stale_temporaries(path);
   static std::atomic<unsigned> counter{0};
   // pid and a counter: concurrent writers in one process or several never share a name.
   const std::string tmp = path + ".tmp." + std::to_string(static_cast<long>(getpid())) + "." +
@@ -34,6 +92,7 @@ void write_file_atomically(const std::string& path, const std::vector<ByteRange>
   f = nullptr;
   if (closed != 0) throw fail("cannot close " + tmp);
   if (std::rename(tmp.c_str(), path.c_str()) != 0) throw fail("cannot rename " + tmp + " to " + path);
+  sync_folder(path);
 }
 
 }  // namespace nmode

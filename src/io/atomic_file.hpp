@@ -1,7 +1,8 @@
 // Writing a whole file atomically: the bytes go to a temporary file beside the
 // target, flushed to disk, which is renamed over it only when complete, so a
 // failure or crash never leaves a half-written file (and an error leaves no
-// temporary file). Throws IoError naming the file and the cause.
+// temporary file). The temporary files of writers that were killed are removed by
+// the next write to the same path. Throws IoError naming the file and the cause.
 #pragma once
 
 #include <cstddef>

@@ -9,9 +9,12 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <set>
+#include <string>
 #include <tuple>
 #include <nlohmann/json.hpp>
 #include <utility>
+#include <vector>
 
 #include "io/atomic_file.hpp"
 #include "nmode/error.hpp"
@@ -260,13 +263,20 @@ Checkpoint load_checkpoint(const std::string& path) {
   if (const size_t nul = text.find('\0'); nul != std::string::npos)
     throw fail("header is not valid JSON: NUL byte at header offset " + std::to_string(nul));
   json header;
+  // The keys of each open object, to refuse duplicates as safetensors does
+  // (nlohmann would keep the last one silently).
+  std::vector<std::set<std::string>> open_objects;
   try {
-    header = json::parse(text, [&](int depth, json::parse_event_t, json&) {
+    header = json::parse(text, [&](int depth, json::parse_event_t event, json& parsed) {
       if (depth > kMaxJsonDepth)
         throw fail("header JSON is nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+      if (event == json::parse_event_t::object_start) open_objects.emplace_back();
+      if (event == json::parse_event_t::object_end) open_objects.pop_back();
+      if (event == json::parse_event_t::key && !open_objects.back().insert(parsed.get<std::string>()).second)
+        throw fail("header has the duplicate key " + in_quotes(parsed.get<std::string>()));
       return true;
     });
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers like 1e999
     throw fail(std::string("header is not valid JSON: ") + e.what());
   }
   if (!header.is_object()) throw fail(std::string("header is not a JSON object, got ") + header.type_name());
@@ -278,6 +288,8 @@ Checkpoint load_checkpoint(const std::string& path) {
     for (const auto& [name, value] : header.items()) {
       if (name == "__metadata__")
         reader.read_metadata(value, ckpt.metadata);
+      else if (name.empty())
+        throw fail("a tensor name is empty");
       else
         entries.push_back(reader.read_entry(name, value));
     }

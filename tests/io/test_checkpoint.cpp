@@ -5,7 +5,10 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -306,6 +309,28 @@ TEST_F(CheckpointTest, RejectsBadJson) {
   expect_load_error(file_bytes(std::string(1000, '[') + std::string(1000, ']'), ""), {"nested deeper"});
 }
 
+// A JSON number that overflows a double is nlohmann's out_of_range, not a
+// parse_error: it must still be an IoError naming the file.
+TEST_F(CheckpointTest, JsonNumberOverflowIsAnIoError) {
+  expect_load_error(file_bytes(R"({"a":1e999})", ""), {"not valid JSON"});
+  expect_load_error(file_bytes(R"({"a":-1e400})", ""), {"not valid JSON"});
+  expect_load_error(file_bytes(R"({"__metadata__":{"k":"v"},"t":{"dtype":"F32","shape":[1e999],"data_offsets":[0,4]}})",
+                               f32_le({1.0f})),
+                    {"not valid JSON"});
+}
+
+// The reader refuses what the writer refuses: an empty tensor name, and a key
+// given twice (safetensors rejects duplicates; nlohmann would keep the last).
+TEST_F(CheckpointTest, RejectsEmptyNamesAndDuplicateKeys) {
+  const std::string four = f32_le({1.0f});
+  expect_load_error(file_bytes(R"({"":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", four), {"empty"});
+  expect_load_error(
+      file_bytes(R"({"t":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"t":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
+                 four),
+      {"duplicate", "'t'"});
+  expect_load_error(file_bytes(R"({"__metadata__":{"k":"a","k":"b"}})", ""), {"duplicate", "'k'"});
+}
+
 TEST_F(CheckpointTest, RejectsMalformedTensorEntries) {
   const std::string four = f32_le({1.0f});
   expect_load_error(file_bytes(R"({"x":3})", ""), {"tensor 'x'", "entry must be a JSON object"});
@@ -430,6 +455,29 @@ TEST_F(CheckpointTest, SaveRejectsInvalidNamesWithoutWriting) {
   c.tensors["layer0.b"].vector().push_back(1.0f);
   EXPECT_THROW(nmode::save_checkpoint(p, c), nmode::InvalidArgument);
   EXPECT_TRUE(dir_entries().empty()) << "a rejected save must create no file";
+}
+
+// A writer killed mid-write leaves <out>.tmp.<pid>.<n>; the next write to the same
+// path removes those of processes that no longer exist, and only those.
+TEST_F(CheckpointTest, NextWriteRemovesTemporariesOfDeadWriters) {
+  const std::string p = path("model.safetensors");
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) _exit(0);
+  ASSERT_EQ(waitpid(child, nullptr, 0), child);  // now a pid no process has
+  const std::string dead = p + ".tmp." + std::to_string(child) + ".3";
+  const std::string live = p + ".tmp." + std::to_string(getpid()) + ".999";
+  const std::string other = path("other.safetensors.tmp." + std::to_string(child) + ".0");
+  const std::string recent = p + ".tmp." + std::to_string(child) + ".4";
+  for (const std::string& f : {dead, live, other, recent}) write_file(f, "partial");
+  const auto hour_ago = fs::last_write_time(dead) - std::chrono::hours(1);
+  for (const std::string& f : {dead, live, other}) fs::last_write_time(f, hour_ago);
+  nmode::save_checkpoint(p, sample_checkpoint());
+  EXPECT_FALSE(fs::exists(dead)) << "a dead writer's temporary file must go";
+  EXPECT_TRUE(fs::exists(live)) << "a live process's temporary file must stay";
+  EXPECT_TRUE(fs::exists(other)) << "another output's temporary file must stay";
+  EXPECT_TRUE(fs::exists(recent)) << "a file written in the last minute may still be in use";
+  EXPECT_NO_THROW((void)nmode::load_checkpoint(p));
 }
 
 TEST_F(CheckpointTest, SaveIntoMissingDirectoryLeavesNothing) {
