@@ -37,9 +37,10 @@ int64_t MetadataReader::integer(const std::string& key) const {
   return out;
 }
 
-int64_t MetadataReader::integer_at_least(const std::string& key, int64_t lowest) const {
+int64_t MetadataReader::integer_in(const std::string& key, int64_t lowest, int64_t highest) const {
   const int64_t v = integer(key);
-  if (v < lowest) bad_value(key, "an integer >= " + std::to_string(lowest));
+  if (v < lowest || v > highest)
+    bad_value(key, "an integer in [" + std::to_string(lowest) + ", " + std::to_string(highest) + "]");
   return v;
 }
 

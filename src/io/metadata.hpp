@@ -26,7 +26,7 @@ class MetadataReader {
   bool has(const std::string& key) const { return metadata_.count(key) != 0; }
   const std::string& text(const std::string& key) const;
   int64_t integer(const std::string& key) const;
-  int64_t integer_at_least(const std::string& key, int64_t lowest) const;
+  int64_t integer_in(const std::string& key, int64_t lowest, int64_t highest) const;  // inclusive
   uint64_t unsigned_integer(const std::string& key) const;
   double number(const std::string& key) const;
   bool boolean(const std::string& key) const;  // "true"/"false" (and "1"/"0" of older checkpoints)

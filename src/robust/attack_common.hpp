@@ -115,21 +115,6 @@ class AttackRun {
   int64_t b0_ = 0;
 };
 
-// A batch [first, first + count) of the inputs and its rows of the result.
-struct BatchRows {
-  BatchRows(const float* x_all, const int32_t* y_all, AttackResult& res, int64_t first, int64_t d)
-      : x(x_all + first * d), y(y_all + first), adv(res.x_adv.data() + first * d), fooled(res.fooled.data() + first),
-        queries(res.queries.data() + first), nonfinite(res.numerical_failure.data() + first),
-        zero_grad_start(res.zero_grad_start.data() + first) {}
-  const float* x;
-  const int32_t* y;
-  float* adv;
-  uint8_t* fooled;
-  int64_t* queries;
-  uint8_t* nonfinite;
-  uint8_t* zero_grad_start;
-};
-
 // Global example id of local example i.
 inline int64_t example_id(const int64_t* ids, int64_t i) { return ids ? ids[i] : i; }
 

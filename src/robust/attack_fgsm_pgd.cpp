@@ -14,39 +14,59 @@ using attack_impl::is_zero;
 using attack_impl::GradientOracle;
 using attack_impl::LogitOracle;
 
-AttackResult fgsm_attack(Classifier& model, const float* x, const int32_t* y, int64_t n,
-                         const AttackConfig& config, const int64_t* example_ids) {
-  (void)example_ids;  // FGSM draws nothing at random
-  attack_impl::check_attack_inputs(model, x, y, n, config);
-  const int64_t d = model.input_dim();
-  AttackResult res = attack_impl::make_result(x, n, d);
-  const int64_t cap = attack_impl::batch_capacity(config, n);
-  GradientOracle grad(model, AttackLoss::CE, cap);
-  LogitOracle logit(model, cap);
-  const float eps = static_cast<float>(config.eps);
-  std::vector<double> loss(static_cast<size_t>(cap));
-  std::vector<float> g(static_cast<size_t>(cap * d));
-  std::vector<uint8_t> correct(static_cast<size_t>(cap));
+namespace {
 
-  attack_impl::for_each_batch(n, cap, config, [&](int64_t b0, int64_t nb) {
-    const attack_impl::BatchRows rows(x, y, res, b0, d);
+// FGSM: one signed-gradient step of size eps from x and one check (§2).
+class FgsmRun : attack_impl::AttackRun {
+ public:
+  FgsmRun(Classifier& model, const float* x, const int32_t* y, int64_t n, const AttackConfig& config,
+          const int64_t* example_ids)
+      : AttackRun({x, y, n, model.input_dim(), config, example_ids}), grad_(model, AttackLoss::CE, capacity_),
+        logit_(model, capacity_), loss_(static_cast<size_t>(capacity_)),
+        g_(static_cast<size_t>(capacity_ * in_.d)), correct_(static_cast<size_t>(capacity_)) {}
+
+  AttackResult run() {
+    attack_impl::for_each_batch(in_.n, capacity_, in_.config, [this](int64_t first, int64_t count) {
+      b0_ = first;
+      batch(count);
+    });
+    return std::move(res_);
+  }
+
+ private:
+  void batch(int64_t nb) {
+    const int64_t d = in_.d;
+    const float eps = static_cast<float>(in_.config.eps);
     std::vector<int64_t> active(static_cast<size_t>(nb));
     for (int64_t j = 0; j < nb; ++j) active[j] = j;
-
-    grad.evaluate(rows.x, rows.y, active, loss.data(), g.data(), correct.data(), rows.nonfinite);
+    grad_.evaluate(xb(), yb(), active, loss_.data(), g_.data(), correct_.data(), nonfinite());
+    const float* x = xb();
+    float* adv = advb();
     NMODE_ATTACK_PARALLEL_FOR(nb * d)
     for (int64_t j = 0; j < nb; ++j) {
-      const float* gj = g.data() + j * d;
-      rows.zero_grad_start[j] = (!rows.nonfinite[j] && is_zero(gj, d)) ? 1 : 0;
-      for (int64_t i = 0; i < d; ++i) rows.adv[j * d + i] = clip01(rows.x[j * d + i] + eps * sign0(gj[i]));
+      const float* gj = g_.data() + j * d;
+      res_.zero_grad_start[b0_ + j] = (!nonfinite()[j] && is_zero(gj, d)) ? 1 : 0;
+      for (int64_t i = 0; i < d; ++i) adv[j * d + i] = clip01(x[j * d + i] + eps * sign0(gj[i]));
     }
-    logit.evaluate(rows.adv, rows.y, active, nullptr, correct.data(), rows.nonfinite);
+    logit_.evaluate(adv, yb(), active, nullptr, correct_.data(), nonfinite());
     for (int64_t j = 0; j < nb; ++j) {
-      rows.fooled[j] = correct[j] ? 0 : 1;
-      rows.queries[j] = 2;
+      fooled()[j] = correct_[j] ? 0 : 1;
+      res_.queries[b0_ + j] = 2;
     }
-  });
-  return res;
+  }
+
+  GradientOracle grad_;
+  LogitOracle logit_;
+  std::vector<double> loss_;
+  std::vector<float> g_;
+  std::vector<uint8_t> correct_;
+};
+
+}  // namespace
+
+AttackResult fgsm_attack(Classifier& model, const float* x, const int32_t* y, int64_t n,
+                         const AttackConfig& config, const int64_t* example_ids) {
+  return attack_impl::check_and_run<FgsmRun>(model, x, y, n, config, example_ids);  // FGSM draws nothing at random
 }
 
 // x0 for PGD: x itself, or x plus a random start drawn from the example's stream.

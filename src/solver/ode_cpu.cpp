@@ -22,7 +22,8 @@
 namespace nmode {
 
 template <class T>
-void finish_block(const FinishedBlock<T>& b, int first, int count, const SolveOutputs<T>& out, SolveStats& stats) {
+void finish_block(const FinishedBlock<T>& b, int first, int count, const SolveOutputs<T>& out,
+                  detail::SolveTally& tally) {
   T* const outputs[4] = {out.y, out.dy_dgamma, out.dy_dlambda, out.dy_dy0};
   for (int c = 0; c < b.component_count; ++c) {
     T* const dst = outputs[c];
@@ -36,14 +37,14 @@ void finish_block(const FinishedBlock<T>& b, int first, int count, const SolveOu
   if (out.accepted_steps) {
     for (int l = 0; l < count; ++l) out.accepted_steps[first + l] = static_cast<int32_t>(b.accepted[l]);
   }
-  detail::SolveTally tally;
   for (int l = 0; l < count; ++l)  // whole numbers below 2^24 (kMaxStepsLimit) held in T
     tally.add(static_cast<unsigned long long>(b.accepted[l]), static_cast<unsigned long long>(b.rejected[l]),
               static_cast<ElementStatus>(static_cast<int32_t>(b.status[l])));
-  stats.merge(stats_of(tally));
 }
-template void finish_block<float>(const FinishedBlock<float>&, int, int, const SolveOutputs<float>&, SolveStats&);
-template void finish_block<double>(const FinishedBlock<double>&, int, int, const SolveOutputs<double>&, SolveStats&);
+template void finish_block<float>(const FinishedBlock<float>&, int, int, const SolveOutputs<float>&,
+                                  detail::SolveTally&);
+template void finish_block<double>(const FinishedBlock<double>&, int, int, const SolveOutputs<double>&,
+                                   detail::SolveTally&);
 
 namespace {
 
@@ -87,28 +88,28 @@ int group_of(double gamma) {
 // The scalar target: one element at a time, as one CUDA thread runs it.
 template <class T, class State>
 void solve_elements(const ElementParams<T>& p, int count, const T* gamma, const T* y0, const SolveOutputs<T>& out,
-                    SolveStats& stats) {
+                    KernelCount& counted) {
   for (int k = 0; k < count; ++k) {
     detail::ElementSolver<T, State> e;
     detail::element_begin(e, static_cast<double>(gamma[k]), y0 ? y0[k] : T(0), p);
     int64_t attempts = 0;
     for (; !e.done; ++attempts) detail::element_attempt(e, p);
-    stats.lane_slots += attempts;
+    counted.lane_slots += attempts;
     // A finished block of one lane: the outputs and statistics go where a SIMD
     // block's go.
     FinishedBlock<T> one{{}, State::kComponents, &e.status, &e.accepted, &e.rejected};
     for (int c = 0; c < State::kComponents; ++c) one.components[c] = &detail::component(e.y, c);
-    finish_block(one, k, 1, out, stats);
+    finish_block(one, k, 1, out, counted.tally);
   }
 }
 
 template <class T>
 void solve_elements(StateKind kind, const ElementParams<T>& p, int count, const T* gamma, const T* y0,
-                    const SolveOutputs<T>& out, SolveStats& stats) {
+                    const SolveOutputs<T>& out, KernelCount& counted) {
   switch (kind) {
-    case StateKind::Value: return solve_elements<T, detail::ValueState<T>>(p, count, gamma, y0, out, stats);
-    case StateKind::Sens: return solve_elements<T, detail::SensState<T>>(p, count, gamma, y0, out, stats);
-    case StateKind::SensY0: return solve_elements<T, detail::SensY0State<T>>(p, count, gamma, y0, out, stats);
+    case StateKind::Value: return solve_elements<T, detail::ValueState<T>>(p, count, gamma, y0, out, counted);
+    case StateKind::Sens: return solve_elements<T, detail::SensState<T>>(p, count, gamma, y0, out, counted);
+    case StateKind::SensY0: return solve_elements<T, detail::SensY0State<T>>(p, count, gamma, y0, out, counted);
   }
 }
 
@@ -229,7 +230,7 @@ SolveStats solve_all(StateKind kind, const ElementParams<T>& p, int64_t n, const
   const int64_t chunks = ceil_div(n, chunk);
 #pragma omp parallel if (chunks > 1)
   {
-    SolveStats local;
+    KernelCount local;
     GroupedWorkItem<T> item(out);
 #pragma omp for schedule(dynamic, 1) nowait
     for (int64_t c = 0; c < chunks; ++c) {
@@ -238,8 +239,10 @@ SolveStats solve_all(StateKind kind, const ElementParams<T>& p, int64_t n, const
       solve_blocks(kind, p, item.count(), item.gamma(), item.y0(), item.staged(), local);
       item.move_to_outputs();
     }
+    SolveStats stats = stats_of(local.tally);
+    stats.lane_slots = local.lane_slots;
 #pragma omp critical(nmode_solve_stats)
-    total.merge(local);
+    total.merge(stats);
   }
   return total;
 }

@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "nmode/detail/element_params.hpp"
+#include "nmode/detail/solve_tally.hpp"
 #include "nmode/ode.hpp"
 #include "nmode/simd.hpp"
 
@@ -16,9 +17,17 @@ namespace nmode {
 // Which outputs a solve integrates: y; y with dy/dgamma and dy/dlambda; and dy/dy0.
 enum class StateKind { Value, Sens, SensY0 };
 
+// What a kernel adds up for its elements: their tally, and the lane slots its
+// blocks ran (see SolveStats::lane_slots). One per thread, turned into SolveStats
+// once at the end of a solve.
+struct KernelCount {
+  detail::SolveTally tally;
+  int64_t lane_slots = 0;
+};
+
 template <class T>
 using SolveBlocks = void (*)(StateKind kind, const detail::ElementParams<T>& p, int count, const T* gamma,
-                             const T* y0, const SolveOutputs<T>& out, SolveStats& stats);
+                             const T* y0, const SolveOutputs<T>& out, KernelCount& counted);
 
 // The floor of a benchmark (see nmode::rhs_floor) for elements [0, count).
 template <class T>
@@ -47,8 +56,9 @@ struct FinishedBlock {
 };
 
 // Writes the first `count` lanes of a finished block to positions
-// [first, first + count) of `out` and adds them to the statistics.
+// [first, first + count) of `out` and adds them to the tally.
 template <class T>
-void finish_block(const FinishedBlock<T>& b, int first, int count, const SolveOutputs<T>& out, SolveStats& stats);
+void finish_block(const FinishedBlock<T>& b, int first, int count, const SolveOutputs<T>& out,
+                  detail::SolveTally& tally);
 
 }  // namespace nmode

@@ -35,7 +35,7 @@ constexpr int kVectors = 4;
 
 template <class T, template <class> class StateOf>
 void solve_blocks(const detail::ElementParams<T>& p, int count, const T* gamma, const T* y0,
-                  const SolveOutputs<T>& out, SolveStats& stats) {
+                  const SolveOutputs<T>& out, KernelCount& counted) {
   using L = Lanes<T, kVectors<T>>;
   using State = StateOf<L>;
   constexpr size_t kMaxWidth = kVectors<T> * HWY_LANES(T);
@@ -63,27 +63,27 @@ void solve_blocks(const detail::ElementParams<T>& p, int count, const T* gamma, 
     e.done = e.done | (L::load(real) == L(T(0)));
     int64_t attempts = 0;
     for (; !all_of(e.done); ++attempts) detail::HWY_NAMESPACE::element_attempt(e, p);
-    stats.lane_slots += attempts * width;
+    counted.lane_slots += attempts * width;
     for (int c = 0; c < State::kComponents; ++c) component(e.y, c).store(components[c]);
     e.status.store(status);
     e.accepted.store(accepted);
     e.rejected.store(rejected);
     const FinishedBlock<T> done{{components[0], components[1], components[2], components[3]},
                                 State::kComponents, status, accepted, rejected};
-    finish_block(done, first, lanes, out, stats);
+    finish_block(done, first, lanes, out, counted.tally);
   }
 }
 
 template <class T>
 void solve_kind(StateKind kind, const detail::ElementParams<T>& p, int count, const T* gamma, const T* y0,
-                const SolveOutputs<T>& out, SolveStats& stats) {
+                const SolveOutputs<T>& out, KernelCount& counted) {
   switch (kind) {
     case StateKind::Value:
-      return solve_blocks<T, detail::HWY_NAMESPACE::ValueState>(p, count, gamma, y0, out, stats);
+      return solve_blocks<T, detail::HWY_NAMESPACE::ValueState>(p, count, gamma, y0, out, counted);
     case StateKind::Sens:
-      return solve_blocks<T, detail::HWY_NAMESPACE::SensState>(p, count, gamma, y0, out, stats);
+      return solve_blocks<T, detail::HWY_NAMESPACE::SensState>(p, count, gamma, y0, out, counted);
     case StateKind::SensY0:
-      return solve_blocks<T, detail::HWY_NAMESPACE::SensY0State>(p, count, gamma, y0, out, stats);
+      return solve_blocks<T, detail::HWY_NAMESPACE::SensY0State>(p, count, gamma, y0, out, counted);
   }
 }
 

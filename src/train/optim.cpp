@@ -160,7 +160,7 @@ void Adam::export_state(std::map<std::string, Tensor>& tensors, std::map<std::st
 
 void Adam::import_state(const std::vector<ParameterRef>& params, const std::map<std::string, Tensor>& tensors,
                         const std::map<std::string, std::string>& metadata) {
-  const int64_t step = MetadataReader(metadata, "optimizer state").integer_at_least("adam.step", 0);
+  const int64_t step = MetadataReader(metadata, "optimizer state").integer_in("adam.step", 0, std::numeric_limits<int64_t>::max());
   if (step == 0) {
     slots_.clear();
     step_ = 0;

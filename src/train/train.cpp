@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <cmath>
 #include <numeric>
 
@@ -66,7 +67,7 @@ void add_train_metadata(const TrainOptions& o, int epochs_done, Metadata& m) {
 TrainOptions train_options_from(const Metadata& m) {
   const MetadataReader read(m, "training checkpoint metadata");
   TrainOptions o;
-  o.batch = read.integer_at_least("train.batch", 1);
+  o.batch = read.integer_in("train.batch", 1, std::numeric_limits<int64_t>::max());
   o.seed = read.unsigned_integer("train.seed");
   o.adam.lr = read.number("train.lr");
   o.adam.beta1 = read.number("train.beta1");
@@ -82,7 +83,7 @@ TrainOptions train_options_from(const Metadata& m) {
     throw IoError(std::string("training checkpoint metadata \"train.adversarial\": ") + e.what());
   }
   o.adv_eps = read.number("train.adv_eps");
-  o.adv_steps = int(std::min<int64_t>(read.integer_at_least("train.adv_steps", 1), 1 << 30));
+  o.adv_steps = int(read.integer_in("train.adv_steps", 1, std::numeric_limits<int>::max()));
   o.trades_beta = read.number("train.trades_beta");
   return o;
 }
@@ -134,7 +135,8 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& path) {
   load_parameters(*t->model_, ck);
   t->adam_.import_state(t->model_->parameters(), ck.tensors, ck.metadata);
   t->epochs_done_ =
-      int(MetadataReader(ck.metadata, "training checkpoint metadata").integer_at_least("train.epochs_done", 0));
+      int(MetadataReader(ck.metadata, "training checkpoint metadata")
+                              .integer_in("train.epochs_done", 0, std::numeric_limits<int>::max()));
   return t;
 }
 

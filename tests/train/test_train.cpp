@@ -194,7 +194,7 @@ TEST(TrainCheckpoint, BadMetadataIsAnIoErrorNamingTheKey) {
   const std::pair<const char*, const char*> bad[] = {
       {"train.seed", "x"},        {"train.batch", "0"},      {"train.lr", "fast"},
       {"train.adversarial", "?"}, {"train.epochs_done", "-1"}, {"train.decoupled_weight_decay", "maybe"},
-      {"adam.step", "1.5"}};
+      {"adam.step", "1.5"},       {"train.adv_steps", "5000000000"}, {"train.epochs_done", "3000000000"}};
   for (const auto& [key, value] : bad) {
     Checkpoint ck = good;
     ck.metadata[key] = value;

@@ -21,12 +21,8 @@ Dataset load_data(const DataOptions& o, Split split, int64_t count, const char* 
   return data;
 }
 
-void add_model_option(CLI::App& sub, ModelOptions& o, const std::string& help) {
-  sub.add_option("--model", o.path, help)->required()->check(CLI::ExistingFile);
-}
-
 void add_model_and_data_options(CLI::App& sub, ModelOptions& m, DataOptions& d, const std::string& model_help) {
-  add_model_option(sub, m, model_help);
+  sub.add_option("--model", m.path, model_help)->required()->check(CLI::ExistingFile);
   add_data_options(sub, d);
 }
 

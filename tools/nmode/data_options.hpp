@@ -29,7 +29,6 @@ Dataset load_data(const DataOptions& o, Split split, int64_t count, const char* 
 struct ModelOptions {
   std::string path;
 };
-void add_model_option(CLI::App& sub, ModelOptions& o, const std::string& help = "Checkpoint (.safetensors)");
 
 // --model then --dataset and --data-dir.
 void add_model_and_data_options(CLI::App& sub, ModelOptions& m, DataOptions& d,
