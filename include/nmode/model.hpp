@@ -95,6 +95,11 @@ struct ModelSpec {
 // Builds the model; Linear layer i is initialised from derive_seed(seed, i).
 std::unique_ptr<Sequential> make_model(const ModelSpec& spec, uint64_t seed);
 
+// The names and shapes of make_model(spec)'s parameters, computed without
+// allocating them: a checkpoint whose metadata disagrees with its tensors can be
+// refused before a model of the claimed size is built.
+std::map<std::string, std::vector<int64_t>> parameter_shapes(const ModelSpec& spec);
+
 // The spec as checkpoint metadata under "model.*" keys (doubles written with 17
 // significant digits, so spec_from_metadata(to_metadata(s)) == s exactly).
 std::map<std::string, std::string> to_metadata(const ModelSpec& spec);

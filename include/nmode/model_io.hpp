@@ -10,9 +10,16 @@
 
 namespace nmode {
 
-// Loads a model saved by Trainer::save (or save_model); `spec` receives its spec.
-std::unique_ptr<Sequential> load_model(const std::string& path, ModelSpec* spec = nullptr);
+// Loads a model saved by Trainer::save (or save_model); `spec` receives its spec
+// and `metadata` all of the checkpoint's metadata (e.g. "data.name").
+std::unique_ptr<Sequential> load_model(const std::string& path, ModelSpec* spec = nullptr,
+                                       std::map<std::string, std::string>* metadata = nullptr);
 void save_model(const std::string& path, Sequential& model, const ModelSpec& spec);
+
+// Checks that the checkpoint read from `path` holds every parameter of a `spec`
+// model with its shape (IoError naming the file, the tensor and both shapes),
+// before any model is built.
+void check_parameter_shapes(const Checkpoint& checkpoint, const ModelSpec& spec, const std::string& path);
 
 // Copies the checkpoint's tensors into the model's parameters of the same names;
 // IoError when one is missing or has another shape.

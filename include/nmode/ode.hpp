@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <string>
 
 #include "nmode/device.hpp"
@@ -19,16 +20,30 @@ enum class InitialStep {
   Textbook,  // Hairer's heuristic with the cap (the first step is 1e-4 when y0 = 0)
 };
 
+// The smallest rtol a solve in T uses: its unit roundoff. A tighter tolerance
+// cannot be met, only chased (float at rtol 1e-12 took ~10^4 steps per element
+// for an answer worse than at 1e-7; at 1e-15 it ran into max_steps), so a solve
+// in T clamps rtol to this floor: "as tight as T allows" stays a valid request.
+template <class T>
+constexpr double min_rtol() {
+  return double(std::numeric_limits<T>::epsilon());
+}
+
 struct SolverOptions {
   double lambda = 3.0;  // any finite value; negative lambda gives the unstable "P-nmODE"
   double t_end = 1.0;   // >= 0
-  double rtol = 1e-3;   // > 0
+  double rtol = 1e-3;   // > 0; a solve in T uses max(rtol, min_rtol<T>()): 1.2e-7 float, 2.2e-16 double
   double atol = 1e-3;   // >= 0
   int32_t max_steps = 1000;  // attempts (accepted + rejected) per element, in [1, 2^24]
   InitialStep initial_step = InitialStep::Probe;
 
   // Throws InvalidArgument naming the option and its value.
   void validate() const;
+  // The rtol a solve in T (float or double) uses.
+  template <class T>
+  double effective_rtol() const {
+    return rtol < min_rtol<T>() ? min_rtol<T>() : rtol;
+  }
 };
 
 // Output buffers, each (n) or nullptr when not wanted. Sensitivities are computed

@@ -60,14 +60,23 @@ class Trainer {
   // and epoch count; the data order of later epochs is the same as uninterrupted.
   static std::unique_ptr<Trainer> resume(const std::string& checkpoint_path);
 
+  // The first epoch records which data the model learns from (train.name and its
+  // size); a later epoch, resumed or not, on other data is an InvalidArgument
+  // naming both, since it would silently mix two datasets into one model.
   EpochStats train_epoch(const Dataset& train, const ProgressFn& progress = {});
-  void save(const std::string& path) const;  // atomic (temporary file + rename)
+  // The check train_epoch makes, for callers that want it before any output.
+  void check_data(const Dataset& train) const;
+  // Atomic (temporary file + rename). The metadata also records the data
+  // ("data.name", "data.examples", "data.input") and "nmode.version".
+  void save(const std::string& path) const;
 
   Sequential& model() { return *model_; }
   const ModelSpec& spec() const { return spec_; }
   const TrainOptions& options() const { return options_; }
   TrainOptions& mutable_options() { return options_; }
   int epochs_done() const { return epochs_done_; }
+  const std::string& data_name() const { return data_name_; }  // empty before the first epoch
+  int64_t data_examples() const { return data_examples_; }
 
  private:
   struct BatchOutcome {
@@ -86,6 +95,8 @@ class Trainer {
   std::unique_ptr<Sequential> model_;
   Adam adam_;
   int epochs_done_ = 0;
+  std::string data_name_;
+  int64_t data_examples_ = 0;
   std::unique_ptr<AdversarialInputs> adversarial_;
   // Reused across batches: no allocation in the steady state.
   Tensor x_, x_adv_, logits_, dlogits_, logits_adv_, dlogits_adv_;

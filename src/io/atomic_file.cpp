@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -41,10 +42,23 @@ pid_t writer_pid(const std::string& file, const std::string& prefix) {
   return rest.ec == std::errc() && rest.ptr == last ? pid : 0;
 }
 
+// A writer holds an exclusive flock on its temporary file from creation until it
+// closes it, and the kernel drops the lock when the process dies.
+bool writer_holds_lock(const fs::path& file, bool& lock_unsupported) {
+  lock_unsupported = false;
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return true;  // gone already, or unreadable: leave it
+  const bool held = ::flock(fd, LOCK_EX | LOCK_NB) != 0;
+  if (held && errno != EWOULDBLOCK) lock_unsupported = true;
+  ::close(fd);
+  return held && !lock_unsupported;
+}
+
 // Temporary files of this path whose writer is gone (kill -9, a crash, a power
-// loss): its pid names no process, and the file has not changed for a minute (a
-// pid of another pid namespace writing into a shared folder also looks gone, but
-// it would still be writing). Best effort: what cannot be read or removed stays.
+// loss): its pid names no process here and nobody holds the file's lock (a writer
+// in another pid namespace sharing the folder looks dead but still holds it).
+// Where the file system has no flock, a file unchanged for a minute counts as
+// stale instead. Best effort: what cannot be read or removed stays.
 void remove_stale_temporaries(const std::string& path) {
   const std::string prefix = fs::path(path).filename().string() + ".tmp.";
   const auto minute_ago = fs::file_time_type::clock::now() - std::chrono::minutes(1);
@@ -52,9 +66,14 @@ void remove_stale_temporaries(const std::string& path) {
   for (fs::directory_iterator it(folder_of(path), ec), end; !ec && it != end; it.increment(ec)) {
     const pid_t pid = writer_pid(it->path().filename().string(), prefix);
     if (pid == 0 || ::kill(pid, 0) == 0 || errno != ESRCH) continue;
+    bool lock_unsupported = false;
+    if (writer_holds_lock(it->path(), lock_unsupported)) continue;
     std::error_code stat_ec;
-    const auto changed = fs::last_write_time(it->path(), stat_ec);
-    if (!stat_ec && changed < minute_ago) fs::remove(it->path(), stat_ec);
+    if (lock_unsupported) {
+      const auto changed = fs::last_write_time(it->path(), stat_ec);
+      if (stat_ec || changed >= minute_ago) continue;
+    }
+    fs::remove(it->path(), stat_ec);
   }
 }
 
@@ -77,6 +96,9 @@ void write_file_atomically(const std::string& path, const std::vector<ByteRange>
                           std::to_string(counter.fetch_add(1));
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
   if (f == nullptr) throw IoError("cannot create " + tmp + ": " + std::strerror(errno));
+  // Marks the file as in use for remove_stale_temporaries of other processes;
+  // best effort (a file system without flock falls back to the file's age).
+  (void)::flock(::fileno(f), LOCK_EX | LOCK_NB);
   // Every failure removes the temporary file before it reports.
   auto fail = [&](const std::string& what) {
     const int e = errno;

@@ -1,8 +1,19 @@
+// Models as files: checkpoints checked against their spec, then loaded into a Sequential.
 #include "nmode/model_io.hpp"
 
 #include <algorithm>
 
+#include "nmode/error.hpp"
+
 namespace nmode {
+
+void check_parameter_shapes(const Checkpoint& checkpoint, const ModelSpec& spec, const std::string& path) {
+  try {
+    for (const auto& [name, shape] : parameter_shapes(spec)) (void)checkpoint_tensor(checkpoint, name, shape);
+  } catch (const IoError& e) {
+    throw IoError("'" + path + "' does not match its model metadata: " + e.what());
+  }
+}
 
 void load_parameters(Sequential& model, const Checkpoint& checkpoint) {
   for (const ParameterRef& p : model.parameters()) {
@@ -11,12 +22,15 @@ void load_parameters(Sequential& model, const Checkpoint& checkpoint) {
   }
 }
 
-std::unique_ptr<Sequential> load_model(const std::string& path, ModelSpec* spec_out) {
+std::unique_ptr<Sequential> load_model(const std::string& path, ModelSpec* spec_out,
+                                       std::map<std::string, std::string>* metadata_out) {
   const Checkpoint ck = load_checkpoint(path);
   const ModelSpec spec = spec_from_metadata(ck.metadata);
+  check_parameter_shapes(ck, spec, path);
   std::unique_ptr<Sequential> model = make_model(spec, 0);
   load_parameters(*model, ck);
   if (spec_out) *spec_out = spec;
+  if (metadata_out) *metadata_out = ck.metadata;
   return model;
 }
 

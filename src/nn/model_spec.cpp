@@ -44,6 +44,16 @@ std::unique_ptr<Sequential> make_model(const ModelSpec& spec, uint64_t seed) {
   return model;
 }
 
+std::map<std::string, std::vector<int64_t>> parameter_shapes(const ModelSpec& spec) {
+  spec.validate();
+  std::map<std::string, std::vector<int64_t>> shapes = {{"0.weight", {spec.hidden, spec.input}},
+                                                        {"0.bias", {spec.hidden}},
+                                                        {"2.weight", {spec.classes, spec.hidden}},
+                                                        {"2.bias", {spec.classes}}};
+  if (spec.kind == "nmode" && spec.learn_lambda) shapes["1.lambda"] = {1};
+  return shapes;
+}
+
 std::map<std::string, std::string> to_metadata(const ModelSpec& spec) {
   return {
       {"model.kind", spec.kind},

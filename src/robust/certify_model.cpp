@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 
+#include "core/numbers.hpp"
 #include "nmode/error.hpp"
 #include "nmode/layers.hpp"
 
@@ -26,7 +27,7 @@ Parts split_model(Sequential& model) {
     auto* c = dynamic_cast<Linear*>(&model.layer(2));
     if (a && b && c) return {a, b, c};
   }
-  throw InvalidArgument("certification needs a Linear -> NmOde -> Linear model, got " + model.describe());
+  throw Error("certification needs a Linear -> NmOde -> Linear model, got " + model.describe());
 }
 
 const Tensor& weight_of(Layer& layer) {
@@ -57,8 +58,8 @@ ModelCertificate certify_model(Sequential& model, const Tensor& x, const int32_t
   c.lambda = parts.ode->lambda();
   c.t_end = parts.ode->solver_options().t_end;
   if (!(c.lambda > 1))
-    throw InvalidArgument("certification needs lambda > 1 (the stability bound), the model has lambda = " +
-                          std::to_string(c.lambda));
+    throw Error("certification needs lambda > 1 (the stability bound), the model has lambda = " +
+                exact_decimal(c.lambda) + "; train it with --lambda above 1");
   c.tau = tau(W);
   c.kappa_finite = stability_factor(c.lambda, c.t_end, true);
   c.kappa_theorem = stability_factor(c.lambda, c.t_end, false);

@@ -22,7 +22,7 @@ SolveStats stats_of(const detail::SolveTally& t);
 
 template <class T>
 detail::ElementParams<T> element_params(const SolverOptions& options) {
-  return {static_cast<T>(options.lambda), static_cast<T>(options.t_end), static_cast<T>(options.rtol),
+  return {static_cast<T>(options.lambda), static_cast<T>(options.t_end), static_cast<T>(options.effective_rtol<T>()),
           static_cast<T>(options.atol), options.max_steps,
           options.initial_step == InitialStep::Textbook ? detail::InitialStepRule::Textbook
                                                         : detail::InitialStepRule::Probe,

@@ -16,6 +16,7 @@
 #include "nmode/checkpoint.hpp"
 #include "nmode/error.hpp"
 #include "nmode/loss.hpp"
+#include "nmode/model_io.hpp"
 #include "nmode/random.hpp"
 #include "train/adversarial.hpp"
 
@@ -130,13 +131,22 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& path) {
   if (ck.metadata.count("format") == 0 || ck.metadata.at("format") != kFormat)
     throw IoError("'" + path + "' is not a training checkpoint of nmode (metadata 'format' != " + kFormat + ")");
   const ModelSpec spec = spec_from_metadata(ck.metadata);
+  check_parameter_shapes(ck, spec, path);
   TrainOptions options = train_options_from(ck.metadata);
-  std::unique_ptr<Trainer> t(new Trainer(spec, options, make_model(spec, options.seed)));
+  std::unique_ptr<Trainer> t;
+  try {
+    t.reset(new Trainer(spec, options, make_model(spec, options.seed)));
+  } catch (const InvalidArgument& e) {  // values each fine alone, but not a valid run: the file is at fault
+    throw IoError("'" + path + "': the training settings in its metadata are invalid: " + e.what());
+  }
   load_parameters(*t->model_, ck);
   t->adam_.import_state(t->model_->parameters(), ck.tensors, ck.metadata);
-  t->epochs_done_ =
-      int(MetadataReader(ck.metadata, "training checkpoint metadata")
-                              .integer_in("train.epochs_done", 0, std::numeric_limits<int>::max()));
+  const MetadataReader read(ck.metadata, "training checkpoint metadata");
+  t->epochs_done_ = int(read.integer_in("train.epochs_done", 0, std::numeric_limits<int>::max()));
+  if (ck.metadata.count("data.name")) {  // absent in checkpoints written before it was recorded
+    t->data_name_ = read.text("data.name");
+    t->data_examples_ = read.integer_in("data.examples", 1, std::numeric_limits<int64_t>::max());
+  }
   return t;
 }
 
@@ -145,6 +155,12 @@ void Trainer::save(const std::string& path) const {
   for (const ParameterRef& p : model_->parameters()) ck.tensors[p.name] = *p.value;
   ck.metadata = to_metadata(spec_);
   add_train_metadata(options_, epochs_done_, ck.metadata);
+  ck.metadata["nmode.version"] = NMODE_VERSION;
+  if (!data_name_.empty()) {
+    ck.metadata["data.name"] = data_name_;
+    ck.metadata["data.examples"] = metadata_text(data_examples_);
+    ck.metadata["data.input"] = metadata_text(spec_.input);
+  }
   adam_.export_state(ck.tensors, ck.metadata);
   save_checkpoint(path, ck);
 }
@@ -202,11 +218,23 @@ Trainer::BatchOutcome Trainer::train_batch(SolveStats& solver) {
   return outcome;
 }
 
+void Trainer::check_data(const Dataset& train) const {
+  if (!data_name_.empty() && (train.name != data_name_ || train.size() != data_examples_))
+    throw InvalidArgument("this model was trained on " + data_name_ + " (" + std::to_string(data_examples_) +
+                          " examples), but the data given now is " + train.name + " (" +
+                          std::to_string(train.size()) + " examples); train on the same data, or start a new run");
+}
+
 EpochStats Trainer::train_epoch(const Dataset& train, const ProgressFn& progress) {
   const auto t0 = std::chrono::steady_clock::now();
   const int64_t n = train.size();
   if (n == 0) throw InvalidArgument("the training set is empty");
   check_features(train, *model_);
+  check_data(train);
+  if (data_name_.empty()) {
+    data_name_ = train.name;
+    data_examples_ = train.size();
+  }
   // The order of epoch e depends only on (seed, e): resuming reproduces it.
   std::vector<int64_t> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), int64_t(0));

@@ -26,14 +26,7 @@ expect() {
   fi
 }
 
-# IDX files: a big-endian header (magic, dimensions) and unsigned bytes.
-be32() { printf "\\x$(printf %02x $(($1 >> 24 & 255)))\\x$(printf %02x $(($1 >> 16 & 255)))\\x$(printf %02x $(($1 >> 8 & 255)))\\x$(printf %02x $(($1 & 255)))"; }
-write_images() {  # FILE COUNT BYTES_OF_PIXELS
-  { be32 2051; be32 "$2"; be32 28; be32 28; head -c "$3" /dev/zero | tr '\0' '\100'; } >"$1"
-}
-write_labels() {  # FILE COUNT
-  { be32 2049; be32 "$2"; for ((i = 0; i < $2; ++i)); do printf "\\x$(printf %02x $((i % 10)))"; done; } >"$1"
-}
+source "$(dirname "${BASH_SOURCE[0]}")/idx_files.sh"
 good="$work/good/mnist" bad="$work/bad/mnist"
 mkdir -p "$good" "$bad"
 for split in train t10k; do
@@ -48,7 +41,18 @@ tiny=(--hidden 8 --batch 10 --threads 1)
 expect 2 "t_end" -- "$nmode" solve --lambda 3 --t-end -1 --gamma 0.5
 expect 2 "lambda must be finite" -- "$nmode" solve --lambda nan --t-end 1 --gamma 0.5
 expect 2 "rtol" -- "$nmode" solve --lambda 3 --t-end 1 --rtol 0 --gamma 0.5
-expect 2 "" -- "$nmode" bogus-command
+expect 0 "notice: rtol 1e-12 is below the precision of float; solving with its floor rtol 1.19209e-07" -- "$nmode" solve --t-end 1 --rtol 1e-12 --gamma 0.5
+expect 0 "" -- "$nmode" solve --t-end 1 --rtol 1e-12 --gamma 0.5 --double
+expect 2 "--gamma 1e+300 does not fit in float" -- "$nmode" solve --t-end 1 --gamma 0.5 1e300
+expect 2 "--y0 -1e+40 does not fit in float" -- "$nmode" solve --t-end 1 --gamma 0.5 --y0 -1e40
+expect 2 "unknown subcommand 'bogus-command'; the subcommands are train, eval" -- "$nmode" bogus-command
+# nmode plot: a bad value in the file is a runtime error (1), a bad option a usage error (2).
+printf 'x,y\n1,2\n2,nan\n' >"$work/nan.csv"
+printf 'x,y\n1,2\n2\n' >"$work/ragged.csv"
+expect 1 "nan.csv:3, column y: 'nan' is not a finite number" -- "$nmode" plot --csv "$work/nan.csv" --x x --y y --out "$work/p.svg"
+expect 1 "ragged.csv:3: 1 fields, but the header has 2" -- "$nmode" plot --csv "$work/ragged.csv" --x x --y y --out "$work/p.svg"
+expect 2 "--y 'z': no such column" -- "$nmode" plot --csv "$work/ragged.csv" --x x --y z --out "$work/p.svg"
+[[ ! -e $work/p.svg ]] || { echo "FAIL: a failed plot left $work/p.svg" >&2; failures=$((failures + 1)); }
 printf 'not a checkpoint' >"$work/garbage.safetensors"
 expect 2 "--eps" -- "$nmode" attack --model "$work/garbage.safetensors" --eps -0.1
 
@@ -66,10 +70,35 @@ expect 0 "" -- "$nmode" train --data-dir "$work/good" --epochs 1 "${tiny[@]}" --
 expect 2 "--n 50 exceeds the 20 test images" -- "$nmode" attack --model "$work/m.safetensors" --data-dir "$work/good" --eps 0.1 --n 50
 expect 0 "" -- "$nmode" attack --model "$work/m.safetensors" --data-dir "$work/good" --eps 0.1 --n 20 --steps 2 --device cpu
 expect 2 "" -- "$nmode" certify --model "$work/m.safetensors" --data-dir "$work/good" --norm l3 --delta 0.1
+# A checkpoint knows its data: another dataset, or another --limit on resume, is refused before any work.
+cp -r "$work/good/mnist" "$work/good/fashion"
+expect 2 "--dataset fashion: the model $work/m.safetensors was trained on mnist" -- "$nmode" eval --model "$work/m.safetensors" --data-dir "$work/good" --dataset fashion
+expect 2 "was trained on mnist; pass --dataset mnist" -- "$nmode" train --data-dir "$work/good" --dataset fashion --resume "$work/m.safetensors" --epochs 2 --out "$work/r.safetensors"
+expect 2 "trained on mnist (20 examples), but the data given now is mnist (10 examples)" -- "$nmode" train --data-dir "$work/good" --resume "$work/m.safetensors" --limit 10 --epochs 2 --out "$work/r.safetensors"
+[[ ! -e $work/r.safetensors ]] || { echo "FAIL: a refused resume wrote $work/r.safetensors" >&2; failures=$((failures + 1)); }
+[[ $(jq -r '.metadata["data.name"]' <("$nmode" info --model "$work/m.safetensors" --json)) == mnist ]] ||
+  { echo "FAIL: the checkpoint does not record data.name" >&2; failures=$((failures + 1)); }
+# Classes without test images (the first 5 images hold classes 0-4) have no accuracy, not 0.
+expect 0 "" -- "$nmode" eval --model "$work/m.safetensors" --data-dir "$work/good" --limit 5 --json
+[[ $(jq -c '.per_class_accuracy[5:]' "$work/out") == "[null,null,null,null,null]" ]] ||
+  { echo "FAIL: eval --limit 5: classes 5-9 should be null, got $(jq -c .per_class_accuracy "$work/out")" >&2; failures=$((failures + 1)); }
+expect 0 "" -- "$nmode" eval --model "$work/m.safetensors" --data-dir "$work/good" --limit 5
+grep -q " 9:n/a" "$work/out" || { echo "FAIL: eval text should show 9:n/a: $(cat "$work/out")" >&2; failures=$((failures + 1)); }
 
 # Resuming: fewer epochs than the checkpoint has is an error; as many writes --out
 # without training; --json keeps stdout a single JSON document.
 expect 2 "has already trained 1 epochs" -- "$nmode" train --data-dir "$work/good" --resume "$work/m.safetensors" --epochs 0 --out "$work/r.safetensors"
+expect 2 "so --lr, --hidden, --lambda cannot be given with it" -- "$nmode" train --data-dir "$work/good" --resume "$work/m.safetensors" --epochs 2 --hidden 64 --lr 0.5 --lambda 7 --out "$work/r.safetensors"
+# Every value is checked before any output or file: NaN where a number is wanted,
+# output paths that cannot be written.
+expect 2 "--step-size: must be a finite number > 0, got nan" -- "$nmode" attack --model "$work/m.safetensors" --data-dir "$work/good" --eps 0.1 --step-size nan
+expect 2 "--eps: must be a finite number >= 0, got nan" -- "$nmode" attack --model "$work/m.safetensors" --data-dir "$work/good" --eps 0.1 nan
+[[ ! -s $work/out ]] || { echo "FAIL: attack printed before refusing --eps nan: $(cat "$work/out")" >&2; failures=$((failures + 1)); }
+expect 2 "--delta: must be a finite number >= 0, got nan" -- "$nmode" certify --model "$work/m.safetensors" --data-dir "$work/good" --delta 0.001 nan
+[[ ! -s $work/out ]] || { echo "FAIL: certify printed before refusing --delta nan: $(cat "$work/out")" >&2; failures=$((failures + 1)); }
+expect 2 "--sheet $work/none/x.png: the folder $work/none does not exist" -- "$nmode" perturb --model "$work/m.safetensors" --data-dir "$work/good" --n 5 --sheet "$work/none/x.png"
+[[ ! -s $work/out ]] || { echo "FAIL: perturb printed before refusing --sheet: $(cat "$work/out")" >&2; failures=$((failures + 1)); }
+expect 2 "--out $work: is a folder" -- "$nmode" train --data-dir "$work/good" --epochs 1 "${tiny[@]}" --out "$work"
 expect 0 "" -- "$nmode" train --data-dir "$work/good" --resume "$work/m.safetensors" --epochs 1 --no-test --json --out "$work/r.safetensors"
 if [[ ! -s $work/r.safetensors ]] || [[ $(head -c 1 "$work/out") != "{" ]] || ! grep -q '"after_epoch": 1' "$work/out"; then
   echo "FAIL: resuming at the last epoch: want $work/r.safetensors and one JSON document on stdout, got:" >&2

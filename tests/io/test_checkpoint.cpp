@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -468,15 +470,19 @@ TEST_F(CheckpointTest, NextWriteRemovesTemporariesOfDeadWriters) {
   const std::string dead = p + ".tmp." + std::to_string(child) + ".3";
   const std::string live = p + ".tmp." + std::to_string(getpid()) + ".999";
   const std::string other = path("other.safetensors.tmp." + std::to_string(child) + ".0");
-  const std::string recent = p + ".tmp." + std::to_string(child) + ".4";
-  for (const std::string& f : {dead, live, other, recent}) write_file(f, "partial");
-  const auto hour_ago = fs::last_write_time(dead) - std::chrono::hours(1);
-  for (const std::string& f : {dead, live, other}) fs::last_write_time(f, hour_ago);
+  // A writer whose pid we cannot see (another pid namespace sharing the folder)
+  // still holds the lock on its file: that one must stay.
+  const std::string locked = p + ".tmp." + std::to_string(child) + ".5";
+  for (const std::string& f : {dead, live, other, locked}) write_file(f, "partial");
+  const int lock_fd = ::open(locked.c_str(), O_RDONLY);
+  ASSERT_GE(lock_fd, 0);
+  ASSERT_EQ(::flock(lock_fd, LOCK_EX | LOCK_NB), 0);
   nmode::save_checkpoint(p, sample_checkpoint());
-  EXPECT_FALSE(fs::exists(dead)) << "a dead writer's temporary file must go";
+  EXPECT_FALSE(fs::exists(dead)) << "a dead writer's temporary file must go at once";
   EXPECT_TRUE(fs::exists(live)) << "a live process's temporary file must stay";
   EXPECT_TRUE(fs::exists(other)) << "another output's temporary file must stay";
-  EXPECT_TRUE(fs::exists(recent)) << "a file written in the last minute may still be in use";
+  EXPECT_TRUE(fs::exists(locked)) << "a temporary file whose writer holds its lock must stay";
+  ::close(lock_fd);
   EXPECT_NO_THROW((void)nmode::load_checkpoint(p));
 }
 

@@ -384,6 +384,24 @@ TEST(Factory, ReferenceModelLayoutAndNames) {
   EXPECT_THROW(nmode::make_model(spec, 1), nmode::InvalidArgument);
 }
 
+// parameter_shapes must say what make_model builds, for every kind.
+TEST(Factory, ParameterShapesAreThoseOfTheBuiltModel) {
+  for (const char* kind : {"nmode", "mlp-relu", "mlp-tanh"}) {
+    for (bool learn_lambda : {false, true}) {
+      ModelSpec s;
+      s.kind = kind;
+      s.input = 7;
+      s.hidden = 5;
+      s.classes = 3;
+      s.learn_lambda = learn_lambda;
+      auto model = nmode::make_model(s, 1);
+      std::map<std::string, std::vector<int64_t>> built;
+      for (const auto& p : model->parameters()) built[p.name] = p.value->shape();
+      EXPECT_EQ(nmode::parameter_shapes(s), built) << kind << (learn_lambda ? " learning lambda" : "");
+    }
+  }
+}
+
 TEST(Factory, MetadataRoundTrip) {
   ModelSpec s;
   s.kind = "mlp-tanh";

@@ -135,16 +135,27 @@ TEST(CertifyModel, SolverErrorAllowanceOnlyShrinksRadii) {
   for (size_t i = 0; i < with.radius_finite.size(); ++i) EXPECT_LE(with.radius_finite[i], without.radius_finite[i]);
 }
 
+// The model, not an option, is at fault: a runtime Error (the CLI exits 1), not InvalidArgument (2).
 TEST(CertifyModel, RejectsModelsWithoutAStabilityBound) {
   CertCase s = make_setup(0.5, 1.0, 1e-3, 2);
-  EXPECT_THROW(certify_model(*s.model, s.x, s.labels.data(), CertNorm::Linf), InvalidArgument);
+  auto expect_model_error = [&](Sequential& model, const std::string& needle) {
+    try {
+      certify_model(model, s.x, s.labels.data(), CertNorm::Linf);
+      ADD_FAILURE() << "expected an Error mentioning " << needle;
+    } catch (const InvalidArgument& e) {
+      ADD_FAILURE() << "a model without a bound is not a usage error: " << e.what();
+    } catch (const nmode::Error& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  expect_model_error(*s.model, "lambda = 0.5;");
   ModelSpec relu;
   relu.kind = "mlp-relu";
   relu.input = 20;
   relu.hidden = 8;
   relu.classes = 4;
   auto m = make_model(relu, 0);
-  EXPECT_THROW(certify_model(*m, s.x, s.labels.data(), CertNorm::Linf), InvalidArgument);
+  expect_model_error(*m, "Linear -> NmOde -> Linear");
 }
 
 }  // namespace

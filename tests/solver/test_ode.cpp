@@ -494,6 +494,33 @@ TEST_P(Guards, InvalidOptionsThrowNamingTheOption) {
   EXPECT_THROW(solve<double>(SolverOptions{}, 3, nullptr, nullptr, SolveOutputs<double>{}), InvalidArgument);
 }
 
+// Below the type's unit roundoff a tolerance cannot be met, only chased: float at
+// rtol 1e-30 used to take ~10^5 steps per element (until max_steps) for nothing.
+// A solve clamps rtol to min_rtol<T>(): bitwise the floor's result, at its cost.
+TEST(ToleranceFloor, RtolBelowTheTypesEpsilonSolvesAsTheFloor) {
+  auto solve_at = [](auto value, double rtol) {
+    using T = decltype(value);
+    SolverOptions o;
+    o.rtol = rtol;
+    o.atol = 0;
+    o.t_end = 5;
+    o.max_steps = 1 << 20;
+    return solve_vector(o, std::vector<T>{T(0.3), T(1.5), T(-2), T(1000)}, true);
+  };
+  const auto f_floor = solve_at(0.0f, nmode::min_rtol<float>());
+  for (double rtol : {1e-12, 1e-30}) {
+    const auto f = solve_at(0.0f, rtol);
+    EXPECT_EQ(f.y, f_floor.y) << "float at rtol " << rtol;
+    EXPECT_EQ(f.stats.accepted_steps, f_floor.stats.accepted_steps);
+    EXPECT_EQ(f.stats.converged, 4);
+  }
+  EXPECT_LT(f_floor.stats.max_accepted, 200);
+  EXPECT_NE(solve_at(0.0f, 1e-5).y, f_floor.y) << "a tolerance above the floor must not be clamped";
+  EXPECT_EQ(solve_at(0.0, 1e-17).y, solve_at(0.0, nmode::min_rtol<double>()).y);
+  EXPECT_EQ(nmode::min_rtol<float>(), double(std::numeric_limits<float>::epsilon()));
+  EXPECT_EQ(nmode::min_rtol<double>(), std::numeric_limits<double>::epsilon());
+}
+
 // ---------------------------------------------------------------- initial step
 TEST_P(InitialStepChoice, UncappedProbeSavesAboutThreeStepsPerElement) {
   std::mt19937 rng(5);

@@ -166,6 +166,42 @@ TEST(TrainOptionsValidation, BadValuesThrowNamingTheOption) {
   EXPECT_THROW(parse_adversarial_training("fgsm"), InvalidArgument);
 }
 
+// One model, one dataset: the first epoch's data are recorded, saved and resumed,
+// and other data later is refused naming both.
+TEST(TrainDataMismatch, OtherDataAfterTheFirstEpochIsRefusedAndTheRecordSurvivesResume) {
+  ModelSpec spec = tiny_spec();
+  spec.input = 6;
+  Trainer t(spec, TrainOptions{});
+  Dataset d;
+  d.name = "first";
+  d.images = Tensor({4, 6}, 0.5f);
+  d.labels = {0, 1, 2, 1};
+  t.train_epoch(d);
+  Dataset other = d;
+  other.name = "second";
+  EXPECT_THROW(t.train_epoch(other), InvalidArgument);
+  Dataset fewer = take_first(d, 3);
+  try {
+    t.check_data(fewer);
+    ADD_FAILURE() << "3 of the 4 examples were accepted";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("first (4 examples), but the data given now is first (3 examples)"),
+              std::string::npos) << e.what();
+  }
+  const std::string path = temp_path("data_record.safetensors");
+  t.save(path);
+  const Checkpoint ck = load_checkpoint(path);
+  EXPECT_EQ(ck.metadata.at("data.name"), "first");
+  EXPECT_EQ(ck.metadata.at("data.examples"), "4");
+  EXPECT_EQ(ck.metadata.at("data.input"), "6");
+  EXPECT_FALSE(ck.metadata.at("nmode.version").empty());
+  auto resumed = Trainer::resume(path);
+  EXPECT_EQ(resumed->data_name(), "first");
+  EXPECT_THROW(resumed->train_epoch(other), InvalidArgument);
+  EXPECT_NO_THROW(resumed->train_epoch(d));
+  std::filesystem::remove(path);
+}
+
 TEST(TrainDataMismatch, WrongFeatureCountIsAClearError) {
   ModelSpec spec;
   spec.input = 10;
@@ -208,6 +244,25 @@ TEST(TrainCheckpoint, BadMetadataIsAnIoErrorNamingTheKey) {
     ck.metadata.erase(key);
     save_checkpoint(path, ck);
     EXPECT_THROW(Trainer::resume(path), IoError) << "without " << key;
+  }
+  // Values that parse but make no valid run, or a spec the tensors contradict (a
+  // model of 10^11 hidden units used to be allocated first: std::bad_alloc).
+  const std::pair<const char*, const char*> inconsistent[] = {
+      {"train.lr", "-1"}, {"model.hidden", "99999999999"}, {"model.input", "5"}, {"model.learn_lambda", "true"}};
+  for (const auto& [key, value] : inconsistent) {
+    Checkpoint ck = good;
+    ck.metadata[key] = value;
+    save_checkpoint(path, ck);
+    for (int loader = 0; loader < 2; ++loader) {
+      try {
+        if (loader == 0) Trainer::resume(path);
+        else load_model(path);
+        if (loader == 0 || key[0] == 'm') ADD_FAILURE() << key << " = " << value << " was accepted";
+      } catch (const IoError& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find(key[0] == 'm' ? "shape" : "lr"), std::string::npos) << what;
+      }
+    }
   }
   std::filesystem::remove(path);
 }

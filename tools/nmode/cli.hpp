@@ -36,9 +36,22 @@ void add_common_options(CLI::App& sub, CommonOptions& o, bool with_device = true
 // notice for --device auto on stderr.
 Device apply_common_options(const CommonOptions& o);
 
+// CLI11's PositiveNumber and NonNegativeNumber let NaN through (every comparison
+// with NaN is false); these refuse NaN and infinities as well.
+extern const CLI::Validator kFinitePositive;
+extern const CLI::Validator kFiniteNonNegative;
+
+// Refuses, before any work, an output path that cannot be written: a folder,
+// or one inside a folder that does not exist. `option` names it in the message.
+void check_output_path(const std::string& path, const std::string& option);
+
+// One line on stderr when a solve will clamp rtol to the floor of its type
+// (nmode::min_rtol), so nobody waits for a tolerance that cannot be met.
+void notice_rtol_floor(double rtol, bool in_double);
+
 int openmp_threads();
-// True when stdout is a terminal (progress bars are drawn only then).
-bool stdout_is_terminal();
+// True when stderr is a terminal (progress bars are drawn only then).
+bool stderr_is_terminal();
 // Full-precision number for human-readable tables.
 std::string format_number(double v, int precision = 17);
 void print_json(const nlohmann::json& j);

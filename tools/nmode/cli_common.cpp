@@ -1,7 +1,9 @@
 // Common option handling and output helpers for the nmode subcommands.
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <sstream>
 
@@ -11,6 +13,7 @@
 
 #include "cli.hpp"
 #include "nmode/error.hpp"
+#include "nmode/ode.hpp"
 
 namespace nmode::cli {
 
@@ -45,7 +48,44 @@ int openmp_threads() {
 #endif
 }
 
-bool stdout_is_terminal() { return isatty(STDOUT_FILENO) != 0; }
+namespace {
+
+CLI::Validator finite_number(bool allow_zero) {
+  return CLI::Validator(
+      [allow_zero](std::string& text) -> std::string {
+        double v = 0;
+        if (!CLI::detail::lexical_cast(text, v)) return "'" + text + "' is not a number";
+        if (!std::isfinite(v) || v < 0 || (v == 0 && !allow_zero))
+          return "must be a finite number " + std::string(allow_zero ? ">= 0" : "> 0") + ", got " + text;
+        return "";
+      },
+      allow_zero ? "NONNEGATIVE" : "POSITIVE");
+}
+
+}  // namespace
+
+const CLI::Validator kFinitePositive = finite_number(false);
+const CLI::Validator kFiniteNonNegative = finite_number(true);
+
+void check_output_path(const std::string& path, const std::string& option) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (path.empty()) throw InvalidArgument(option + ": the path is empty");
+  if (fs::is_directory(path, ec)) throw InvalidArgument(option + " " + path + ": is a folder; give a file name");
+  const fs::path parent = fs::path(path).parent_path();
+  if (!parent.empty() && !fs::is_directory(parent, ec))
+    throw InvalidArgument(option + " " + path + ": the folder " + parent.string() + " does not exist");
+}
+
+void notice_rtol_floor(double rtol, bool in_double) {
+  const double floor = in_double ? min_rtol<double>() : min_rtol<float>();
+  if (rtol < floor)
+    std::cerr << "nmode: notice: rtol " << format_number(rtol, 6) << " is below the precision of "
+              << (in_double ? "double" : "float") << "; solving with its floor rtol " << format_number(floor, 6)
+              << "\n";
+}
+
+bool stderr_is_terminal() { return isatty(STDERR_FILENO) != 0; }
 
 std::string format_number(double v, int precision) {
   std::ostringstream s;

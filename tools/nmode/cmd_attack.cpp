@@ -34,8 +34,8 @@ AttackConfig make_config(const AttackArgs& a, const std::string& kind, double ep
   c.kind = parse_attack_kind(kind);
   c.norm = parse_norm(a.norm);
   c.eps = eps;
-  if (a.steps > 0) c.steps = a.steps;
-  if (a.step_size > 0) c.step_size = a.step_size;
+  if (a.steps != 0) c.steps = a.steps;  // 0: the attack's default
+  if (a.step_size != 0) c.step_size = a.step_size;
   c.restarts = a.restarts;
   c.random_start = !a.no_random_start;
   c.loss = parse_attack_loss(a.loss);
@@ -49,6 +49,8 @@ AttackConfig make_config(const AttackArgs& a, const std::string& kind, double ep
 void run(const AttackArgs& a) {
   const Device device = apply_common_options(a.common);
   if (a.eps.empty()) throw InvalidArgument("--eps needs at least one radius");
+  for (double eps : a.eps)  // every radius and attack checked before any work or output
+    for (const std::string& kind : a.attacks) (void)make_config(a, kind, eps);
   auto [model, spec, data] = load_model_and_data(a.model, a.data, Split::Test, a.n, "--n");
   // The attacks only see a Classifier: on the GPU its forward and input gradient run there.
   std::unique_ptr<CudaClassifier> gpu_model;
@@ -103,9 +105,9 @@ void register_attack(CLI::App& app) {
   sub->add_option("--attack", a->attacks, "One or more of fgsm, pgd, apgd, square")
       ->check(CLI::IsMember({"fgsm", "pgd", "apgd", "square"}))->expected(1, -1)->capture_default_str();
   sub->add_option("--norm", a->norm, "linf or l2 (fgsm and square: linf only)")->check(CLI::IsMember({"linf", "l2"}))->capture_default_str();
-  sub->add_option("--eps", a->eps, "One or more radii")->required()->expected(1, -1)->check(CLI::NonNegativeNumber);
+  sub->add_option("--eps", a->eps, "One or more radii")->required()->expected(1, -1)->check(kFiniteNonNegative);
   sub->add_option("--steps", a->steps, "Iterations (PGD default 40, APGD 100)")->check(CLI::Range(1, 1000000));
-  sub->add_option("--step-size", a->step_size, "PGD step (default 2.5*eps/steps)")->check(CLI::PositiveNumber);
+  sub->add_option("--step-size", a->step_size, "PGD step (default 2.5*eps/steps)")->check(kFinitePositive);
   sub->add_option("--restarts", a->restarts, "Random restarts")->check(CLI::Range(1, 1000))->capture_default_str();
   sub->add_option("--queries", a->queries, "Square Attack query budget")->check(CLI::Range(1, 10000000))->capture_default_str();
   sub->add_option("--loss", a->loss, "ce or dlr (PGD, APGD)")->check(CLI::IsMember({"ce", "dlr"}))->capture_default_str();

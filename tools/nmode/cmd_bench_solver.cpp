@@ -88,6 +88,7 @@ void register_bench_solver(CLI::App& app) {
   add_common_options(*sub, args->common);
   sub->callback([args] {
     args->solver.validate();
+    notice_rtol_floor(args->solver.rtol, false);
     run(*args, apply_common_options(args->common));
   });
 }

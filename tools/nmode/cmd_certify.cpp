@@ -64,7 +64,7 @@ void register_certify(CLI::App& app) {
   add_model_and_data_options(*sub, a->model, a->data, "Checkpoint of a Linear -> NmOde -> Linear model");
   sub->add_option("--norm", a->norm, "linf or l2")->check(CLI::IsMember({"linf", "l2"}))->capture_default_str();
   sub->add_option("--delta", a->deltas, "Radii at which to report certified accuracy")->expected(1, -1)
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(kFiniteNonNegative)->capture_default_str();
   sub->add_option("--n", a->n, "Certify the first N test images")->check(CLI::Range(int64_t(1), int64_t(1) << 40))->capture_default_str();
   sub->add_flag("--exact-ode", a->exact_ode,
                 "Certify the exact ODE map (the paper's setting) without subtracting the solver's own error");

@@ -27,9 +27,18 @@ void run(const EvalArgs& a) {
   ProgressBar bar("eval", "img");
   const EvalReport r = evaluate(*model, data, a.batch, [&](int64_t done, int64_t total, double, double) { bar.update(done, total); });
   bar.finish();
-  std::vector<double> per_class;
-  for (size_t c = 0; c < r.class_total.size(); ++c)
-    per_class.push_back(r.class_total[c] ? double(r.class_correct[c]) / double(r.class_total[c]) : 0.0);
+  // A class without examples has no accuracy: null in JSON, n/a in text (0 would read as "always wrong").
+  nlohmann::json per_class = nlohmann::json::array();
+  std::string per_class_text;
+  for (size_t c = 0; c < r.class_total.size(); ++c) {
+    const bool seen = r.class_total[c] > 0;
+    const double acc = seen ? double(r.class_correct[c]) / double(r.class_total[c]) : 0.0;
+    per_class.push_back(seen ? nlohmann::json(acc) : nlohmann::json());
+    char cell[32];
+    if (seen) std::snprintf(cell, sizeof cell, " %zu:%.4f", c, acc);
+    else std::snprintf(cell, sizeof cell, " %zu:n/a", c);
+    per_class_text += cell;
+  }
   if (a.common.json) {
     print_json({{"model", a.model.path}, {"dataset", a.data.dataset}, {"split", a.split}, {"examples", r.examples},
                 {"accuracy", r.accuracy()}, {"loss", r.mean_loss}, {"per_class_accuracy", per_class},
@@ -40,9 +49,7 @@ void run(const EvalArgs& a) {
   }
   std::printf("%s on %s/%s (%lld images): accuracy %.4f, loss %.4f, %.1f s\n", model_summary(model->describe()).c_str(),
               a.data.dataset.c_str(), a.split.c_str(), (long long)r.examples, r.accuracy(), r.mean_loss, r.seconds);
-  std::printf("per class:");
-  for (size_t c = 0; c < per_class.size(); ++c) std::printf(" %zu:%.4f", c, per_class[c]);
-  std::printf("\n");
+  std::printf("per class:%s\n", per_class_text.c_str());
   if (r.solver.elements > 0) std::printf("solver: %s\n", r.solver.summary().c_str());
 }
 

@@ -26,6 +26,7 @@ struct PerturbArgs {
 
 void run(const PerturbArgs& a) {
   apply_common_options(a.common);
+  if (!a.sheet.empty()) check_output_path(a.sheet, "--sheet");
   const auto [model, spec, data] = load_model_and_data(a.model, a.data, Split::Test, a.n, "--n");
   const int64_t rows = data.rows, cols = data.cols;
   struct Level {
@@ -66,7 +67,7 @@ void register_perturb(CLI::App& app) {
   auto a = std::make_shared<PerturbArgs>();
   CLI::App* sub = app.add_subcommand("perturb", "Accuracy under natural perturbations");
   add_model_and_data_options(*sub, a->model, a->data);
-  sub->add_option("--noise", a->noise, "Gaussian noise sigmas")->expected(0, -1)->check(CLI::NonNegativeNumber)->capture_default_str();
+  sub->add_option("--noise", a->noise, "Gaussian noise sigmas")->expected(0, -1)->check(kFiniteNonNegative)->capture_default_str();
   sub->add_option("--resize", a->resize, "Side lengths l: resize to l x l and back (bilinear)")->expected(0, -1)
       ->check(CLI::Range(int64_t(1), int64_t(4096)))->capture_default_str();
   sub->add_option("--blur", a->blur, "Odd Gaussian kernel sizes")->expected(0, -1)->check(CLI::Range(int64_t(1), int64_t(255)))

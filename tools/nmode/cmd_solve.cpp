@@ -1,6 +1,8 @@
 // `nmode solve`: integrate the nmODE neuron for a few gammas and print y(t_end),
 // its sensitivities, the accepted steps and the status of each element.
+#include <cmath>
 #include <iostream>
+#include <limits>
 #include <vector>
 
 #include "cli.hpp"
@@ -17,6 +19,18 @@ struct SolveArgs {
   std::vector<double> gamma;
   CommonOptions common;
 };
+
+// A finite double that rounds to infinity in float would be reported as a
+// non-finite element while the table echoes the finite value the user typed.
+void check_fits_in_float(const SolveArgs& a) {
+  auto check = [](double v, const char* what) {
+    if (std::isfinite(v) && !std::isfinite(static_cast<float>(v)))
+      throw InvalidArgument(std::string(what) + " " + format_number(v, 9) + " does not fit in float (largest " +
+                            format_number(std::numeric_limits<float>::max(), 9) + "); use --double");
+  };
+  for (double g : a.gamma) check(g, "--gamma");
+  check(a.y0, "--y0");
+}
 
 template <class T>
 void run(const SolveArgs& a, Device device) {
@@ -71,9 +85,11 @@ void register_solve(CLI::App& app) {
   sub->add_flag("--double", args->use_double, "Solve in double precision (CPU only)");
   add_common_options(*sub, args->common);
   sub->callback([args] {
-    args->solver.validate();
     if (args->use_double && args->common.device == "cuda")
       throw InvalidArgument("--double runs on the CPU only; drop --device cuda");
+    args->solver.validate();
+    if (!args->use_double) check_fits_in_float(*args);
+    notice_rtol_floor(args->solver.rtol, args->use_double);
     CommonOptions common = args->common;
     if (args->use_double) common.device = "cpu";
     const Device device = apply_common_options(common);

@@ -1,7 +1,6 @@
 // `nmode train`: train an nmODE (or baseline MLP) classifier on MNIST or
 // Fashion-MNIST, writing an atomic checkpoint after every epoch.
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
 
 #include "cli.hpp"
@@ -32,12 +31,25 @@ nlohmann::json epoch_json(const EpochStats& e, double test_acc) {
   return j;
 }
 
+// A resumed run continues with the checkpoint's model and training settings (so
+// that it equals an uninterrupted run); silently ignoring a new value would
+// mislead, and applying it would break that equality.
+void refuse_settings_beside_resume(const CLI::App& sub) {
+  static const char* const kSettings[] = {"--batch", "--lr", "--weight-decay", "--decoupled", "--model",
+                                          "--hidden", "--lambda", "--t-end", "--rtol", "--atol",
+                                          "--learn-lambda", "--clip", "--stable-penalty", "--adv", "--adv-eps",
+                                          "--adv-steps", "--trades-beta", "--seed"};
+  std::string given;
+  for (const char* name : kSettings)
+    if (sub.get_option(name)->count() > 0) given += (given.empty() ? "" : ", ") + std::string(name);
+  if (!given.empty())
+    throw InvalidArgument("--resume continues with the checkpoint's own settings, so " + given +
+                          " cannot be given with it; drop them, or start a new run without --resume to change them");
+}
+
 void run(TrainArgs& a) {
   apply_common_options(a.common);
-  // Fail now rather than after the first epoch.
-  const std::filesystem::path parent = std::filesystem::path(a.out).parent_path();
-  if (!parent.empty() && !std::filesystem::is_directory(parent))
-    throw InvalidArgument("--out: folder '" + parent.string() + "' does not exist");
+  check_output_path(a.out, "--out");  // now rather than after the first epoch
   std::unique_ptr<Trainer> trainer;
   nlohmann::json resumed;  // part of the --json document, so stdout stays one JSON value
   if (!a.resume.empty()) {
@@ -52,12 +64,17 @@ void run(TrainArgs& a) {
       std::cout << "resumed " << a.resume << " after epoch " << trainer->epochs_done() << "\n";
   } else {
     a.spec.validate();
+    if (a.spec.kind == "nmode") notice_rtol_floor(a.spec.rtol, false);  // models solve in float
     a.train.adam.decay_mode = a.decoupled ? WeightDecay::Decoupled : WeightDecay::L2;
     a.train.adversarial = parse_adversarial_training(a.adversarial);
     a.train.validate();
     trainer = std::make_unique<Trainer>(a.spec, a.train);
   }
+  if (!trainer->data_name().empty() && trainer->data_name() != a.data.dataset)  // before reading any data
+    throw InvalidArgument("--dataset " + a.data.dataset + ": '" + a.resume + "' was trained on " +
+                          trainer->data_name() + "; pass --dataset " + trainer->data_name());
   const Dataset train = load_data(a.data, Split::Train, a.limit, "--limit");
+  trainer->check_data(train);
   Dataset test;
   if (!a.no_test) test = load_data(a.data, Split::Test, 0, "");
   if (!a.common.json)
@@ -126,7 +143,10 @@ void register_train(CLI::App& app) {
   sub->add_option("--seed", a->train.seed, "Seed (initialisation, data order, attacks)")->capture_default_str();
   sub->add_flag("--no-test", a->no_test, "Skip the test-set accuracy after each epoch");
   add_common_options(*sub, a->common, false);  // the CPU backend runs whole models
-  sub->callback([a] { run(*a); });
+  sub->callback([a, sub] {
+    if (!a->resume.empty()) refuse_settings_beside_resume(*sub);
+    run(*a);
+  });
 }
 
 }  // namespace nmode::cli

@@ -1,4 +1,7 @@
+// The data and model option groups and their checked load sequence.
 #include "data_options.hpp"
+
+#include <map>
 
 #include "nmode/error.hpp"
 #include "nmode/model_io.hpp"
@@ -29,7 +32,13 @@ void add_model_and_data_options(CLI::App& sub, ModelOptions& m, DataOptions& d, 
 ModelAndData load_model_and_data(const ModelOptions& m, const DataOptions& d, Split split, int64_t count,
                                  const char* count_flag) {
   ModelAndData r;
-  r.model = load_model(m.path, &r.spec);
+  std::map<std::string, std::string> metadata;
+  r.model = load_model(m.path, &r.spec, &metadata);
+  // Checked before the data are read: an MNIST model on Fashion-MNIST "works" (at 10 % accuracy).
+  const auto trained_on = metadata.find("data.name");
+  if (trained_on != metadata.end() && trained_on->second != d.dataset)
+    throw InvalidArgument("--dataset " + d.dataset + ": the model " + m.path + " was trained on " +
+                          trained_on->second + "; pass --dataset " + trained_on->second);
   r.data = load_data(d, split, count, count_flag);
   if (r.data.images.dim(1) != r.model->input_dim())
     throw InvalidArgument("the model expects " + std::to_string(r.model->input_dim()) + " inputs but " + d.dataset +

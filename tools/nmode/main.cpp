@@ -1,6 +1,9 @@
 // nmode: train, attack, certify and benchmark nmODE networks from the command line.
 // Exit codes: 0 success, 2 usage error, 1 runtime error (with a one-line reason).
+#include <algorithm>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "cli.hpp"
 #include "nmode/error.hpp"
@@ -20,6 +23,18 @@ int main(int argc, char** argv) {
   nmode::cli::register_bench_solver(app);
   nmode::cli::register_demo(app);
   nmode::cli::register_info(app);
+  // CLI11 would only say "A subcommand is required" for a misspelt one.
+  const std::vector<CLI::App*> subcommands = app.get_subcommands({});
+  auto known = [&](const std::string& name) {
+    return std::any_of(subcommands.begin(), subcommands.end(), [&](CLI::App* sub) { return sub->check_name(name); });
+  };
+  if (argc > 1 && argv[1][0] != '-' && !known(argv[1])) {
+    std::string names;
+    for (const CLI::App* sub : subcommands) names += (names.empty() ? "" : ", ") + sub->get_name();
+    std::cerr << "nmode: error: unknown subcommand '" << argv[1] << "'; the subcommands are " << names
+              << " (see nmode --help)\n";
+    return 2;
+  }
   try {
     // An NMODE_SIMD the CPU cannot honour is refused before any work.
     nmode::active_simd_target();

@@ -10,7 +10,7 @@ namespace nmode::cli {
 ProgressBar::ProgressBar(std::string label, std::string unit)
     : label_(std::move(label)),
       unit_(std::move(unit)),
-      enabled_(stdout_is_terminal()),
+      enabled_(stderr_is_terminal()),
       start_(std::chrono::steady_clock::now()),
       last_draw_(start_) {}
 
@@ -26,15 +26,13 @@ void ProgressBar::update(int64_t done, int64_t total, const std::string& extra) 
   const int filled = total > 0 ? int(kWidth * double(done) / double(total)) : kWidth;
   std::string bar(size_t(filled), '#');
   bar.resize(size_t(kWidth), '.');
-  std::printf("\r%s [%s] %lld/%lld %.0f %s/s ETA %.0fs %s\033[K", label_.c_str(), bar.c_str(), (long long)done,
-              (long long)total, rate, unit_.c_str(), eta, extra.c_str());
-  std::fflush(stdout);
+  std::fprintf(stderr, "\r%s [%s] %lld/%lld %.0f %s/s ETA %.0fs %s\033[K", label_.c_str(), bar.c_str(),
+               (long long)done, (long long)total, rate, unit_.c_str(), eta, extra.c_str());
 }
 
 void ProgressBar::finish() {
   if (!enabled_) return;
-  std::printf("\r\033[K");
-  std::fflush(stdout);
+  std::fputs("\r\033[K", stderr);
 }
 
 }  // namespace nmode::cli

@@ -1,5 +1,5 @@
-// A one-line progress bar with rate and ETA, drawn on stdout only when stdout is
-// a terminal (so logs and pipes stay clean).
+// A one-line progress bar with rate and ETA, drawn on stderr only when stderr is
+// a terminal: results (and --json documents) on stdout never mix with it.
 #pragma once
 
 #include <chrono>
