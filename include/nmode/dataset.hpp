@@ -12,10 +12,11 @@
 namespace nmode {
 
 struct Dataset {
-  Tensor images;                // (n, rows * cols), float in [0, 1] = byte / 255
-  std::vector<int32_t> labels;  // (n), each in 0..9
-  int64_t rows = 28, cols = 28;
-  std::string name;             // "mnist" or "fashion"
+  Tensor images;                // (n, rows * cols); MNIST-style images: float in [0, 1] = byte / 255
+  std::vector<int32_t> labels;  // (n), each in 0..classes-1
+  int64_t rows = 28, cols = 28; // (n, d) feature arrays: 1 x d
+  int64_t classes = 10;
+  std::string name;             // "mnist", "fashion", or a dataset folder's own name
 
   int64_t size() const { return static_cast<int64_t>(labels.size()); }
 };
@@ -31,6 +32,15 @@ std::string resolve_data_dir(const std::string& flag_value);
 // missing (the message names tools/fetch-data.sh), malformed, of different
 // counts, or hold a label outside 0..9.
 Dataset load_dataset(const std::string& name, Split split, const std::string& data_dir);
+
+// A dataset you prepared, in `folder`: {train,test}-inputs.npy and
+// {train,test}-labels.npy (.idx files instead are read too). Inputs of shape (n, d)
+// or (n, h, w) as read_input_array reads them (uint8 scaled by 1/255, floats as
+// they are: e.g. CNN features), labels (n) class indices. The class count is 1 +
+// the largest training label, so both splits agree on it; name is the folder's
+// own name. Throws IoError naming the file for a missing or malformed file, a
+// count mismatch, a test label beyond the training classes, or another width.
+Dataset load_dataset_folder(const std::string& folder, Split split);
 
 // Fisher–Yates on idx with SplitMix64(seed): for i = n-1 down to 1, swap idx[i]
 // with idx[next_below(i + 1)]. The same seed gives the same order everywhere.

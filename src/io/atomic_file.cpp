@@ -18,6 +18,7 @@
 #include <system_error>
 
 #include "nmode/error.hpp"
+#include "nmode/text_file.hpp"
 
 namespace nmode {
 namespace {
@@ -115,6 +116,10 @@ void write_file_atomically(const std::string& path, const std::vector<ByteRange>
   if (closed != 0) throw fail("cannot close " + tmp);
   if (std::rename(tmp.c_str(), path.c_str()) != 0) throw fail("cannot rename " + tmp + " to " + path);
   sync_folder(path);
+}
+
+void write_text_file(const std::string& path, const std::string& text) {
+  write_file_atomically(path, text.data(), text.size());
 }
 
 }  // namespace nmode

@@ -1,21 +1,17 @@
-// A minimal PNG writer (8-bit grayscale, no interlace, filter 0 on every row,
-// zlib-compressed IDAT) for sheets of images, written atomically.
+// The image sheets' entry points: the plain PNG grid, the choice of format by
+// extension, and the checks and layout of a labelled sheet before it is
+// rendered (image_sheet_png.cpp, image_sheet_svg.cpp) and written atomically.
 #include "nmode/image_sheet.hpp"
 
-#include <zlib.h>
-
 #include <algorithm>
-#include <atomic>
-#include <cerrno>
-#include <cmath>
-#include <cstdio>
-#include <cstring>
+#include <cctype>
+#include <filesystem>
 #include <limits>
-
-#include <unistd.h>
 
 #include "core/numbers.hpp"
 #include "io/atomic_file.hpp"
+#include "io/labelled_sheet.hpp"
+#include "io/png_encode.hpp"
 #include "nmode/error.hpp"
 
 namespace nmode {
@@ -23,29 +19,20 @@ namespace {
 
 constexpr uint8_t kGap = 255;
 
-void put_u32(std::vector<uint8_t>& out, uint32_t v) {
-  out.push_back(static_cast<uint8_t>(v >> 24));
-  out.push_back(static_cast<uint8_t>(v >> 16));
-  out.push_back(static_cast<uint8_t>(v >> 8));
-  out.push_back(static_cast<uint8_t>(v));
+std::string lowercase(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
 }
 
-// A chunk is length, type, data, and the CRC-32 of type + data (PNG spec §5.3).
-void put_chunk(std::vector<uint8_t>& out, const char type[4], const std::vector<uint8_t>& data) {
-  put_u32(out, static_cast<uint32_t>(data.size()));
-  const size_t type_at = out.size();
-  out.insert(out.end(), type, type + 4);
-  out.insert(out.end(), data.begin(), data.end());
-  const uLong crc = crc32(crc32(0L, Z_NULL, 0), out.data() + type_at, static_cast<uInt>(4 + data.size()));
-  put_u32(out, static_cast<uint32_t>(crc));
+void check_row(const char* who, const SheetRow& row, size_t r) {
+  const std::string name = std::string(who) + ": rows[" + std::to_string(r) + "]";
+  if (row.predicted.size() != row.images.size() || row.truth.size() != row.images.size())
+    throw InvalidArgument(name + " has " + std::to_string(row.images.size()) + " images but " +
+                          std::to_string(row.predicted.size()) + " predicted and " + std::to_string(row.truth.size()) +
+                          " true classes; give one of each per image");
+  for (size_t i = 0; i < row.images.size(); ++i)
+    if (row.images[i] == nullptr) throw InvalidArgument(name + ".images[" + std::to_string(i) + "] is null");
 }
-
-uint8_t to_byte(float v) {
-  if (!(v > 0.0f)) return 0;  // also NaN
-  if (v >= 1.0f) return 255;
-  return static_cast<uint8_t>(std::lround(static_cast<double>(v) * 255.0));
-}
-
 
 }  // namespace
 
@@ -62,43 +49,72 @@ void write_png_grid(const std::string& path, const std::vector<const float*>& im
   const int64_t gc = std::min(grid_cols, count);
   const int64_t gr = ceil_div(count, gc);
   const int64_t tile_h = rows * scale, tile_w = cols * scale;
-  const int64_t height = gr * tile_h + (gr - 1), width = gc * tile_w + (gc - 1);
-  // PNG dimensions are 31-bit; the 1 GiB cap keeps the raw buffer sane.
-  if (width > std::numeric_limits<int32_t>::max() || height > std::numeric_limits<int32_t>::max() ||
-      (width + 1) * height > (int64_t{1} << 30))
-    throw InvalidArgument("write_png_grid: sheet of " + std::to_string(width) + "x" + std::to_string(height) +
-                          " pixels is too large; lower scale or split the images over several sheets");
-
-  // Raw scanlines: one filter byte (0 = None) before each row of pixels.
-  const int64_t stride = width + 1;
-  std::vector<uint8_t> raw(static_cast<size_t>(stride * height), kGap);
-  for (int64_t y = 0; y < height; ++y) raw[static_cast<size_t>(y * stride)] = 0;
+  Raster sheet("write_png_grid", gc * tile_w + (gc - 1), gr * tile_h + (gr - 1), 1, kGap);
   for (int64_t t = 0; t < count; ++t) {
     const int64_t x0 = (t % gc) * (tile_w + 1), y0 = (t / gc) * (tile_h + 1);
     const float* img = images[static_cast<size_t>(t)];
     for (int64_t y = 0; y < tile_h; ++y) {
-      uint8_t* line = raw.data() + (y0 + y) * stride + 1 + x0;
+      uint8_t* line = sheet.at(x0, y0 + y);
       const float* src = img + (y / scale) * cols;
-      for (int64_t x = 0; x < tile_w; ++x) line[x] = to_byte(src[x / scale]);
+      for (int64_t x = 0; x < tile_w; ++x) line[x] = gray_byte(src[x / scale]);
     }
   }
-
-  uLongf zlen = compressBound(static_cast<uLong>(raw.size()));
-  std::vector<uint8_t> z(static_cast<size_t>(zlen));
-  if (compress2(z.data(), &zlen, raw.data(), static_cast<uLong>(raw.size()), Z_BEST_COMPRESSION) != Z_OK)
-    throw IoError("write_png_grid: zlib compression failed for " + path);
-  z.resize(static_cast<size_t>(zlen));
-
-  std::vector<uint8_t> ihdr;
-  put_u32(ihdr, static_cast<uint32_t>(width));
-  put_u32(ihdr, static_cast<uint32_t>(height));
-  ihdr.insert(ihdr.end(), {8, 0, 0, 0, 0});  // bit depth 8, grayscale, deflate, filter set 0, no interlace
-
-  std::vector<uint8_t> png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
-  put_chunk(png, "IHDR", ihdr);
-  put_chunk(png, "IDAT", z);
-  put_chunk(png, "IEND", {});
+  const std::vector<uint8_t> png = encode_png(sheet, path);
   write_file_atomically(path, png.data(), png.size());
+}
+
+SheetFormat sheet_format_for(const std::string& path) {
+  const std::string ext = lowercase(std::filesystem::path(path).extension().string());
+  if (ext == ".png") return SheetFormat::Png;
+  if (ext == ".svg") return SheetFormat::Svg;
+  const std::string what = ext.empty() ? "has no extension to pick the sheet format"
+                                       : "has the extension '" + ext + "', which is no sheet format";
+  throw InvalidArgument(path + " " + what +
+                        "; end the name in .png (an image) or .svg (a vector sheet with embedded PNG tiles)");
+}
+
+SheetLayout layout_sheet(const char* who, const std::vector<SheetRow>& rows, int64_t image_rows, int64_t image_cols,
+                         int64_t scale) {
+  if (rows.empty()) throw InvalidArgument(std::string(who) + ": rows is empty; pass at least one row");
+  if (image_rows < 1 || image_cols < 1 || scale < 1)
+    throw InvalidArgument(std::string(who) + ": image_rows, image_cols and scale must be >= 1, got " +
+                          std::to_string(image_rows) + ", " + std::to_string(image_cols) + ", " +
+                          std::to_string(scale));
+  size_t longest = 0, columns = 1;
+  for (size_t r = 0; r < rows.size(); ++r) {
+    check_row(who, rows[r], r);
+    longest = std::max(longest, rows[r].label.size());
+    columns = std::max(columns, rows[r].images.size());
+  }
+  // Bounded here, the sums and products below cannot overflow; Raster then
+  // applies the real limit of a PNG.
+  constexpr int64_t kSide = std::numeric_limits<int32_t>::max();
+  if (image_rows > kSide / scale || image_cols > kSide / scale || longest > (size_t{1} << 20) ||
+      columns > (size_t{1} << 20))
+    throw InvalidArgument(std::string(who) + ": a sheet of " + std::to_string(columns) + " tiles of " +
+                          std::to_string(image_rows) + "x" + std::to_string(image_cols) + " at scale " +
+                          std::to_string(scale) + " is too large; lower scale or split the images over several sheets");
+  SheetLayout l;
+  l.image_rows = image_rows, l.image_cols = image_cols, l.scale = scale;
+  l.tile_w = image_cols * scale, l.tile_h = image_rows * scale;
+  l.label_w = 2 * kSheetMargin + static_cast<int64_t>(longest) * kSheetAdvance;
+  l.columns = static_cast<int64_t>(columns);
+  l.width = l.tile_left(columns) - kSheetTileGap + kSheetMargin;
+  l.height = l.row_top(rows.size());
+  return l;
+}
+
+void write_labelled_sheet(const std::string& path, const std::vector<SheetRow>& rows, int64_t image_rows,
+                          int64_t image_cols, int64_t scale) {
+  const SheetFormat format = sheet_format_for(path);
+  const SheetLayout layout = layout_sheet("write_labelled_sheet", rows, image_rows, image_cols, scale);
+  if (format == SheetFormat::Png) {
+    const std::vector<uint8_t> png = render_sheet_png(rows, layout, path);
+    write_file_atomically(path, png.data(), png.size());
+  } else {
+    const std::string svg = render_sheet_svg(rows, layout, path);
+    write_file_atomically(path, svg.data(), svg.size());
+  }
 }
 
 }  // namespace nmode

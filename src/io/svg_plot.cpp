@@ -15,6 +15,7 @@
 
 #include "io/atomic_file.hpp"
 #include "nmode/error.hpp"
+#include "io/xml_text.hpp"
 
 namespace nmode {
 namespace {
@@ -55,27 +56,6 @@ std::string series_colour(size_t i) {
     default: r = c, b = x; break;
   }
   return hex_colour(r + m, g + m, b + m);
-}
-
-std::string xml_escape(const std::string& s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char ch : s) {
-    switch (ch) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default:
-        // XML 1.0 forbids control characters other than tab, newline and CR.
-        if (static_cast<unsigned char>(ch) < 0x20 && ch != '\t' && ch != '\n' && ch != '\r')
-          out += ' ';
-        else
-          out += ch;
-    }
-  }
-  return out;
 }
 
 // Code points, not bytes, so names like "t̄" or "δ" are not counted twice.

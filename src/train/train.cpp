@@ -40,10 +40,17 @@ void gather_batch(const Dataset& data, const std::vector<int64_t>& order, int64_
   }
 }
 
+// Widths and labels that fit the model: a label past its classes would index
+// past the logits (loss) and the per-class counts.
 void check_features(const Dataset& data, const Sequential& model) {
   if (data.images.dim(1) != model.input_dim())
     throw InvalidArgument("dataset '" + data.name + "' has " + std::to_string(data.images.dim(1)) +
                           " features per example but the model expects " + std::to_string(model.input_dim()));
+  const int64_t k = model.num_classes();
+  for (size_t i = 0; i < data.labels.size(); ++i)
+    if (data.labels[i] < 0 || data.labels[i] >= k)
+      throw InvalidArgument("dataset '" + data.name + "': label " + std::to_string(data.labels[i]) + " at index " +
+                            std::to_string(i) + " is not one of the model's " + std::to_string(k) + " classes");
 }
 
 void add_train_metadata(const TrainOptions& o, int epochs_done, Metadata& m) {

@@ -78,6 +78,47 @@ expect 2 "trained on mnist (20 examples), but the data given now is mnist (10 ex
 [[ ! -e $work/r.safetensors ]] || { echo "FAIL: a refused resume wrote $work/r.safetensors" >&2; failures=$((failures + 1)); }
 [[ $(jq -r '.metadata["data.name"]' <("$nmode" info --model "$work/m.safetensors" --json)) == mnist ]] ||
   { echo "FAIL: the checkpoint does not record data.name" >&2; failures=$((failures + 1)); }
+# predict: the answers of eval (same forward), from IDX or .npy, printed, as JSON or written to a file.
+images="$work/good/mnist/t10k-images-idx3-ubyte"
+expect 0 "" -- "$nmode" predict --model "$work/m.safetensors" --input "$images" --json
+predicted=$(jq '[.predictions | to_entries[] | select(.value.class == (.key % 10))] | length / 20' "$work/out")
+expect 0 "" -- "$nmode" eval --model "$work/m.safetensors" --data-dir "$work/good" --json
+[[ $(jq ".accuracy == $predicted" "$work/out") == true ]] ||
+  { echo "FAIL: predict's accuracy $predicted differs from eval's $(jq .accuracy "$work/out")" >&2; failures=$((failures + 1)); }
+write_npy_u8 "$work/x.npy" "(20, 28, 28)" "$images" 17
+expect 0 "" -- "$nmode" predict --model "$work/m.safetensors" --input "$work/x.npy" --output "$work/p.npy"
+[[ $(head -c 6 "$work/p.npy" | tail -c 5) == NUMPY ]] && head -c 128 "$work/p.npy" | grep -q "'shape': (20, 10)" ||
+  { echo "FAIL: predict --output p.npy is not a (20, 10) .npy" >&2; failures=$((failures + 1)); }
+expect 0 "" -- "$nmode" predict --model "$work/m.safetensors" --input "$work/x.npy" --output "$work/p.csv" --logits
+[[ $(wc -l <"$work/p.csv") == 21 ]] && head -1 "$work/p.csv" | grep -q "^index,class,p0,.*,p9,logit0,.*,logit9$" ||
+  { echo "FAIL: predict --output p.csv: $(head -2 "$work/p.csv")" >&2; failures=$((failures + 1)); }
+expect 2 "--output $work/p.txt: write a .npy" -- "$nmode" predict --model "$work/m.safetensors" --input "$work/x.npy" --output "$work/p.txt"
+[[ ! -s $work/out && ! -e $work/p.txt ]] || { echo "FAIL: a refused predict wrote output" >&2; failures=$((failures + 1)); }
+write_npy_u8 "$work/wide.npy" "(10, 1568)" "$images" 17
+expect 2 "the model expects 784 values per input, the file has 1568" -- "$nmode" predict --model "$work/m.safetensors" --input "$work/wide.npy"
+expect 1 "inputs must be an array of shape (n, d) or (n, h, w), got (20,)" -- "$nmode" predict --model "$work/m.safetensors" --input "$work/good/mnist/t10k-labels-idx1-ubyte"
+# Your own data: a folder of .npy (or IDX) files, of any width, trains, evaluates and
+# predicts; its model is refused on MNIST.
+own="$work/own-digits" wide="$work/wide-features"
+mkdir -p "$own" "$wide"
+for split in train test; do
+  idx=$([[ $split == train ]] && echo train || echo t10k)
+  write_npy_u8 "$own/$split-inputs.npy" "(20, 28, 28)" "$work/good/mnist/$idx-images-idx3-ubyte" 17
+  cp "$work/good/mnist/$idx-labels-idx1-ubyte" "$own/$split-labels.idx"
+  write_npy_u8 "$wide/$split-inputs.npy" "(10, 1568)" "$work/good/mnist/$idx-images-idx3-ubyte" 17
+  write_labels "$wide/$split-labels.idx" 10
+done
+expect 0 "" -- "$nmode" train --dataset "$own" --epochs 1 "${tiny[@]}" --no-test --out "$work/own.safetensors"
+expect 0 "" -- "$nmode" eval --model "$work/own.safetensors" --dataset "$own" --json
+[[ $(jq .examples "$work/out") == 20 ]] || { echo "FAIL: eval on the own dataset: $(cat "$work/out")" >&2; failures=$((failures + 1)); }
+expect 2 "--dataset mnist: the model $work/own.safetensors was trained on own-digits" -- "$nmode" eval --model "$work/own.safetensors" --data-dir "$work/good"
+expect 0 "" -- "$nmode" train --dataset "$wide" --epochs 1 "${tiny[@]}" --out "$work/wide.safetensors"
+expect 0 "" -- "$nmode" info --model "$work/wide.safetensors" --json
+[[ $(jq -r '.metadata["model.input"]' "$work/out") == 1568 ]] ||
+  { echo "FAIL: a 1568-wide dataset should make a 1568-input model" >&2; failures=$((failures + 1)); }
+expect 0 "" -- "$nmode" predict --model "$work/wide.safetensors" --input "$wide/test-inputs.npy"
+expect 2 "--dataset $work/none: neither mnist, fashion nor a dataset folder" -- "$nmode" eval --model "$work/m.safetensors" --dataset "$work/none"
+expect 1 "has no train-inputs.npy" -- "$nmode" train --dataset "$work/good" --epochs 1 "${tiny[@]}" --out "$work/x.safetensors"
 # Classes without test images (the first 5 images hold classes 0-4) have no accuracy, not 0.
 expect 0 "" -- "$nmode" eval --model "$work/m.safetensors" --data-dir "$work/good" --limit 5 --json
 [[ $(jq -c '.per_class_accuracy[5:]' "$work/out") == "[null,null,null,null,null]" ]] ||
@@ -98,6 +139,14 @@ expect 2 "--delta: must be a finite number >= 0, got nan" -- "$nmode" certify --
 [[ ! -s $work/out ]] || { echo "FAIL: certify printed before refusing --delta nan: $(cat "$work/out")" >&2; failures=$((failures + 1)); }
 expect 2 "--sheet $work/none/x.png: the folder $work/none does not exist" -- "$nmode" perturb --model "$work/m.safetensors" --data-dir "$work/good" --n 5 --sheet "$work/none/x.png"
 [[ ! -s $work/out ]] || { echo "FAIL: perturb printed before refusing --sheet: $(cat "$work/out")" >&2; failures=$((failures + 1)); }
+# The --sheet extension picks the format (any case); another is refused before any output.
+perturb=("$nmode" perturb --model "$work/m.safetensors" --data-dir "$work/good" --n 5 --noise 0.3 --resize 14 --blur 5 --brightness -0.2)
+expect 0 "" -- "${perturb[@]}" --sheet "$work/s.svg"
+[[ $(head -c 5 "$work/s.svg") == "<?xml" ]] && grep -q "SVG" "$work/out" || { echo "FAIL: --sheet s.svg did not write an SVG" >&2; failures=$((failures + 1)); }
+expect 0 "" -- "${perturb[@]}" --sheet "$work/s.PNG"
+[[ $(head -c 8 "$work/s.PNG" | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]] || { echo "FAIL: --sheet s.PNG did not write a PNG" >&2; failures=$((failures + 1)); }
+expect 2 "--sheet $work/s.jpg has the extension '.jpg', which is no sheet format; end the name in .png (an image) or .svg" -- "${perturb[@]}" --sheet "$work/s.jpg"
+[[ ! -s $work/out && ! -e $work/s.jpg ]] || { echo "FAIL: perturb worked before refusing --sheet s.jpg: $(cat "$work/out")" >&2; failures=$((failures + 1)); }
 expect 2 "--out $work: is a folder" -- "$nmode" train --data-dir "$work/good" --epochs 1 "${tiny[@]}" --out "$work"
 expect 0 "" -- "$nmode" train --data-dir "$work/good" --resume "$work/m.safetensors" --epochs 1 --no-test --json --out "$work/r.safetensors"
 if [[ ! -s $work/r.safetensors ]] || [[ $(head -c 1 "$work/out") != "{" ]] || ! grep -q '"after_epoch": 1' "$work/out"; then

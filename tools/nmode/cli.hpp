@@ -22,6 +22,7 @@ void register_attack(CLI::App& app);
 void register_perturb(CLI::App& app);
 void register_certify(CLI::App& app);
 void register_plot(CLI::App& app);
+void register_predict(CLI::App& app);
 
 // Options that many subcommands share.
 struct CommonOptions {

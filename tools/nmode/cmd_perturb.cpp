@@ -1,5 +1,7 @@
 // `nmode perturb`: accuracy under natural perturbations (Gaussian noise, resize
-// down and up, Gaussian blur, brightness), with an optional PNG sheet of examples.
+// down and up, Gaussian blur, brightness), with an optional labelled sheet of
+// examples and their predictions (PNG or SVG).
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -7,7 +9,9 @@
 #include "data_options.hpp"
 #include "nmode/error.hpp"
 #include "nmode/image_sheet.hpp"
+#include "nmode/model.hpp"
 #include "nmode/perturb.hpp"
+#include "nmode/predict.hpp"
 #include "nmode/train.hpp"
 
 namespace nmode::cli {
@@ -24,9 +28,46 @@ struct PerturbArgs {
   CommonOptions common;
 };
 
+// sheet_format_for, its message naming the option.
+void sheet_format_checked(const std::string& path) {
+  try {
+    sheet_format_for(path);
+  } catch (const InvalidArgument& e) {
+    throw InvalidArgument(std::string("--sheet ") + e.what());
+  }
+}
+
+// "noise 0.3": the same kind and level as the table prints.
+std::string level_label(const std::string& kind, double value) {
+  if (kind == "clean") return kind;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", value);
+  return kind + " " + buf;
+}
+
+// The first n images of `images` with the model's predictions (class -1, counted
+// wrong, where the logits are not finite).
+SheetRow sheet_row(Sequential& model, std::string label, const Tensor& images, const std::vector<int32_t>& labels,
+                   int64_t n) {
+  const int64_t dim = model.input_dim();
+  Tensor first({n, dim});
+  std::copy_n(images.data(), n * dim, first.data());
+  const Predictions p = predict(model, first);
+  SheetRow row{std::move(label), {}, {}, {}};
+  for (int64_t i = 0; i < n; ++i) {
+    row.images.push_back(images.data() + i * dim);
+    row.predicted.push_back(p.classes[static_cast<size_t>(i)]);
+    row.truth.push_back(labels[static_cast<size_t>(i)]);
+  }
+  return row;
+}
+
 void run(const PerturbArgs& a) {
   apply_common_options(a.common);
-  if (!a.sheet.empty()) check_output_path(a.sheet, "--sheet");
+  if (!a.sheet.empty()) {
+    check_output_path(a.sheet, "--sheet");
+    sheet_format_checked(a.sheet);
+  }
   const auto [model, spec, data] = load_model_and_data(a.model, a.data, Split::Test, a.n, "--n");
   const int64_t rows = data.rows, cols = data.cols;
   struct Level {
@@ -50,13 +91,16 @@ void run(const PerturbArgs& a) {
     if (!a.common.json) std::printf("%-11s %-7g %.4f\n", lv.kind.c_str(), lv.value, acc);
   }
   if (!a.sheet.empty()) {
-    // One row per level, the first 8 test digits in each.
-    std::vector<const float*> tiles;
+    // One row per level, the first 8 test digits in each, captioned with the prediction.
     const int64_t per_row = std::min<int64_t>(8, a.n);
+    std::vector<SheetRow> sheet;
     for (const Level& lv : levels)
-      for (int64_t i = 0; i < per_row; ++i) tiles.push_back(lv.images.data() + i * rows * cols);
-    write_png_grid(a.sheet, tiles, rows, cols, per_row, 2);
-    if (!a.common.json) std::printf("example sheet (rows: clean, noise, resize, blur, brightness levels): %s\n", a.sheet.c_str());
+      sheet.push_back(sheet_row(*model, level_label(lv.kind, lv.value), lv.images, data.labels, per_row));
+    write_labelled_sheet(a.sheet, sheet, rows, cols, 2);
+    if (!a.common.json)
+      std::printf("example sheet (%s; rows: clean, noise, resize, blur, brightness levels; captions: predicted class, "
+                  "green right, red x wrong): %s\n",
+                  sheet_format_for(a.sheet) == SheetFormat::Svg ? "SVG" : "PNG", a.sheet.c_str());
   }
   if (a.common.json) print_json({{"model", a.model.path}, {"dataset", a.data.dataset}, {"n", a.n}, {"results", results}});
 }
@@ -76,7 +120,9 @@ void register_perturb(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--n", a->n, "Use the first N test images")->check(CLI::Range(int64_t(1), int64_t(1) << 40))->capture_default_str();
   sub->add_option("--seed", a->seed, "Seed of the noise")->capture_default_str();
-  sub->add_option("--sheet", a->sheet, "Write a PNG sheet of perturbed examples here");
+  sub->add_option("--sheet", a->sheet,
+                  "Write a sheet of examples here: a labelled row per level, each tile captioned with its predicted "
+                  "class (green: right, red with an x: wrong); the extension picks the format, .png or .svg");
   add_common_options(*sub, a->common, false);
   sub->callback([a] { run(*a); });
 }

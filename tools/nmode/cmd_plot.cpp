@@ -13,7 +13,7 @@ namespace {
 struct PlotArgs {
   CsvSeriesQuery query;
   std::string title, xlabel, ylabel, out;
-  bool log_x = false;
+  bool log_x = false, json = false;
 };
 
 void run(const PlotArgs& a) {
@@ -24,7 +24,8 @@ void run(const PlotArgs& a) {
   write_svg_line_plot(a.out, a.title, x_label, y_label, series, PlotOptions{a.log_x});
   size_t points = 0;
   for (const Series& s : series) points += s.x.size();
-  std::printf("wrote %s (%zu series, %zu points)\n", a.out.c_str(), series.size(), points);
+  if (a.json) print_json({{"svg", a.out}, {"series", series.size()}, {"points", points}});
+  else std::printf("wrote %s (%zu series, %zu points)\n", a.out.c_str(), series.size(), points);
 }
 
 }  // namespace
@@ -43,6 +44,7 @@ void register_plot(CLI::App& app) {
   sub->add_option("--ylabel", a->ylabel, "y axis label (default: the --y column)");
   sub->add_flag("--log-x", a->log_x, "Logarithmic x axis");
   sub->add_option("--out", a->out, "SVG file to write")->required();
+  sub->add_flag("--json", a->json, "Print what was written as JSON");
   sub->callback([a] { run(*a); });
 }
 

@@ -68,18 +68,23 @@ void run(TrainArgs& a) {
     a.train.adam.decay_mode = a.decoupled ? WeightDecay::Decoupled : WeightDecay::L2;
     a.train.adversarial = parse_adversarial_training(a.adversarial);
     a.train.validate();
-    trainer = std::make_unique<Trainer>(a.spec, a.train);
   }
-  if (!trainer->data_name().empty() && trainer->data_name() != a.data.dataset)  // before reading any data
+  const std::string data_name = dataset_name(a.data);
+  if (trainer && !trainer->data_name().empty() && trainer->data_name() != data_name)  // before reading any data
     throw InvalidArgument("--dataset " + a.data.dataset + ": '" + a.resume + "' was trained on " +
                           trainer->data_name() + "; pass --dataset " + trainer->data_name());
   const Dataset train = load_data(a.data, Split::Train, a.limit, "--limit");
-  trainer->check_data(train);
   Dataset test;
   if (!a.no_test) test = load_data(a.data, Split::Test, 0, "");
+  if (!trainer) {  // a new model takes its input width and class count from the data
+    a.spec.input = train.images.dim(1);
+    a.spec.classes = train.classes;
+    trainer = std::make_unique<Trainer>(a.spec, a.train);
+  }
+  trainer->check_data(train);
   if (!a.common.json)
-    std::cout << model_summary(trainer->model().describe()) << " on " << a.data.dataset << " (" << train.size()
-              << " training images), batch " << trainer->options().batch << ", " << openmp_threads() << " threads\n";
+    std::cout << model_summary(trainer->model().describe()) << " on " << data_name << " (" << train.size()
+              << " training examples, " << train.classes << " classes), batch " << trainer->options().batch << ", " << openmp_threads() << " threads\n";
   nlohmann::json epochs = nlohmann::json::array();
   // A checkpoint resumed at its last epoch has nothing left to train; --out still gets it.
   if (trainer->epochs_done() == trainer->options().epochs) trainer->save(a.out);

@@ -16,10 +16,15 @@ namespace nmode::cli {
 
 // --dataset, --data-dir.
 struct DataOptions {
-  std::string dataset = "mnist";
-  std::string data_dir;  // empty: $NMODE_DATA, else data/
+  std::string dataset = "mnist";  // mnist, fashion, or a dataset folder (load_dataset_folder)
+  std::string data_dir;           // empty: $NMODE_DATA, else data/; not used by a dataset folder
 };
 void add_data_options(CLI::App& sub, DataOptions& o);
+
+// The name a checkpoint records for these data: "mnist", "fashion", or the
+// dataset folder's own name. InvalidArgument for a --dataset that is neither a
+// known name nor a folder.
+std::string dataset_name(const DataOptions& o);
 
 // The first `count` examples of the split (0: all); more than the split holds is
 // an InvalidArgument naming `count_flag` (e.g. "--n").

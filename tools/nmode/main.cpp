@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   nmode::cli::register_train(app);
   nmode::cli::register_eval(app);
+  nmode::cli::register_predict(app);
   nmode::cli::register_attack(app);
   nmode::cli::register_perturb(app);
   nmode::cli::register_certify(app);
