@@ -77,6 +77,17 @@ TEST(CertifyModel, PgdInsideTheL2RadiusNeverFlipsThePrediction) {
   expect_attacks_fail_inside_radius(s, CertNorm::L2, Norm::L2, true);
 }
 
+// At the default tolerance the margins keep what the measured solver error leaves:
+// with the former allowance (2 * steps * tol per unit) nothing was certified here.
+TEST(CertifyModel, AtTheDefaultToleranceTheMeasuredSolverErrorLeavesSoundRadii) {
+  CertCase s = make_setup(3.0, 1.0, 1e-3, 40);
+  const ModelCertificate c = certify_model(*s.model, s.x, s.labels.data(), CertNorm::Linf, 64, true);
+  // Measured, so far below the a-priori bound steps * (atol + rtol |y|) of ~1e-2, but not zero.
+  EXPECT_GT(c.solver_slack, 0.0);
+  EXPECT_LT(c.solver_slack, 2e-3);
+  expect_attacks_fail_inside_radius(s, CertNorm::Linf, Norm::Linf, true);
+}
+
 TEST(CertifyModel, ExactOdeCertificateHoldsForATightlySolvedModel) {
   // Without the solver-error allowance the certificate is about the exact ODE;
   // at tolerance 1e-9 the computed network is that map to ~1e-8.
