@@ -35,3 +35,4 @@
 #include "nmode/tensor.hpp"
 #include "nmode/text_file.hpp"
 #include "nmode/train.hpp"
+#include "nmode/version.hpp"
