@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "nmode/attack_ops.hpp"
 #include "nmode/classifier.hpp"
 #include "nmode/norm.hpp"
 
@@ -60,6 +61,8 @@ struct AttackConfig {
   uint64_t seed = 0;
   // Examples per model call.
   int64_t batch = 256;
+  // The input domain: clean inputs must lie in it and every point stays in it.
+  Box box;
   // Called after each batch with (examples done, examples in this run), e.g. for
   // a progress bar; may be empty. Runs on the calling thread.
   std::function<void(int64_t, int64_t)> progress;
@@ -138,11 +141,11 @@ int square_size(double p_init, int iteration, int n_queries, bool rescale_schedu
                 int height, int width);
 
 // Checks points against the threat model (§1 step 4): every x_adv row finite, in
-// [0,1], and within eps of its x row (L∞: eps + 1e-6; L2: eps·(1 + 1e-5) + 1e-6,
+// the box ([0, 1] by default), and within eps of its x row (L∞: eps + 1e-6; L2: eps·(1 + 1e-5) + 1e-6,
 // norm in double). Throws nmode::Error naming `source` and the first violating
 // example (its entry of example_ids, when given). x, x_adv: (n, d).
 void check_perturbation(const float* x, const float* x_adv, int64_t n, int64_t d, Norm norm, double eps,
-                        const std::string& source, const int64_t* example_ids = nullptr);
+                        const std::string& source, const int64_t* example_ids = nullptr, const Box& box = {});
 
 // Result of the evaluation protocol (docs/attacks.md §1) over n examples.
 struct RobustReport {

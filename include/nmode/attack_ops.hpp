@@ -24,7 +24,14 @@ double dlr_loss(const double* z, int64_t k, int32_t y, double* dz);
 
 // sign with sign(0) = 0 (copysign would map 0 to ±1).
 inline float sign0(float v) { return static_cast<float>((v > 0.0f) - (v < 0.0f)); }
-inline float clip01(float v) { return v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v); }
+// The input domain attacks stay in: [lo, hi] in every coordinate ([0, 1] for
+// images; other data, e.g. standardised features, give their own box).
+struct Box {
+  float lo = 0.0f, hi = 1.0f;
+  float clip(float v) const { return v < lo ? lo : (v > hi ? hi : v); }
+  bool contains(float v) const { return v >= lo && v <= hi; }  // false for NaN
+};
+inline float clip01(float v) { return Box{}.clip(v); }
 
 // Euclidean norm of v: (n), accumulated in double.
 double l2_norm(const float* v, int64_t n);
@@ -32,8 +39,8 @@ double l2_norm(const float* v, int64_t n);
 void unit_direction(const float* g, int64_t n, double tau, float* out);
 
 // v ← Π∞(v) = clip01(min(max(v, x - eps), x + eps)), elementwise. x, v: (n).
-void project_linf(const float* x, float eps, float* v, int64_t n);
+void project_linf(const float* x, float eps, float* v, int64_t n, const Box& box = {});
 // v ← Π₂(v): δ = v - x scaled by min(1, eps/‖δ‖₂) (factor 1 when δ = 0), then clip01(x + δ). x, v: (n).
-void project_l2(const float* x, double eps, float* v, int64_t n);
+void project_l2(const float* x, double eps, float* v, int64_t n, const Box& box = {});
 
 }  // namespace nmode

@@ -36,6 +36,8 @@ static std::string num(double v) {
 
 void AttackConfig::validate() const {
   const std::string who = std::string("attack ") + to_string(kind) + ": ";
+  if (!(std::isfinite(box.lo) && std::isfinite(box.hi) && box.lo < box.hi))
+    throw InvalidArgument(who + "the box must be finite with lo < hi, got [" + num(box.lo) + ", " + num(box.hi) + "]");
   if (!(std::isfinite(eps) && eps >= 0.0))
     throw InvalidArgument(who + "eps must be a finite number >= 0, got " + num(eps) +
                           " (MNIST budgets: 0.1-0.3 for linf, 1.0-2.0 for l2)");

@@ -50,7 +50,7 @@ struct ApgdState {
 
 // x0: the clean x moved to the boundary of the ball in a random direction, then clamped.
 // x, out: (d).
-void apgd_start(const float* x, int64_t d, Norm norm, double eps, SplitMix64 rng, float* out) {
+void apgd_start(const float* x, int64_t d, Norm norm, double eps, const Box& box, SplitMix64 rng, float* out) {
   std::vector<double> t(static_cast<size_t>(d));
   double scale = 0.0;
   if (norm == Norm::Linf) {
@@ -68,31 +68,31 @@ void apgd_start(const float* x, int64_t d, Norm norm, double eps, SplitMix64 rng
     }
     scale = eps / (std::sqrt(s) + 1e-12);
   }
-  for (int64_t i = 0; i < d; ++i) out[i] = clip01(static_cast<float>(x[i] + scale * t[i]));
+  for (int64_t i = 0; i < d; ++i) out[i] = box.clip(static_cast<float>(x[i] + scale * t[i]));
 }
 
 // Gradient step then momentum step, each projected (§5 step 2). x, cur, prev, g, tmp: (d).
 // a: momentum weight of the new step; prev becomes the old cur.
-void apgd_step(const float* x, int64_t d, Norm norm, double eps, double eta, double a, float* cur,
+void apgd_step(const float* x, int64_t d, Norm norm, double eps, const Box& box, double eta, double a, float* cur,
                float* prev, const float* g, float* tmp) {
   const float fa = static_cast<float>(a);
   const float fb = static_cast<float>(1.0 - a);
   const float feta = static_cast<float>(eta);
   if (norm == Norm::Linf) {
     for (int64_t i = 0; i < d; ++i) tmp[i] = cur[i] + feta * sign0(g[i]);
-    project_linf(x, static_cast<float>(eps), tmp, d);
+    project_linf(x, static_cast<float>(eps), tmp, d, box);
   } else {
     unit_direction(g, d, 1e-12, tmp);  // guard 1e-12 as auto-attack
     for (int64_t i = 0; i < d; ++i) tmp[i] = cur[i] + feta * tmp[i];
-    project_l2(x, eps, tmp, d);
+    project_l2(x, eps, tmp, d, box);
   }
   for (int64_t i = 0; i < d; ++i) {
     const float m = cur[i] - prev[i];
     prev[i] = cur[i];
     tmp[i] = cur[i] + fa * (tmp[i] - cur[i]) + fb * m;
   }
-  if (norm == Norm::Linf) project_linf(x, static_cast<float>(eps), tmp, d);
-  else project_l2(x, eps, tmp, d);
+  if (norm == Norm::Linf) project_linf(x, static_cast<float>(eps), tmp, d, box);
+  else project_l2(x, eps, tmp, d, box);
   std::copy(tmp, tmp + d, cur);
 }
 
@@ -147,7 +147,7 @@ class ApgdRun : attack_impl::AttackRun {
       const int64_t j = active[a];
       const SplitMix64 rng = attack_impl::example_stream(in_.config.seed, attack_impl::kStreamApgd,
                                                          example_id(in_.example_ids, b0_ + j), r);
-      apgd_start(xb() + j * in_.d, in_.d, in_.config.norm, in_.config.eps, rng, s_.cur.data() + j * in_.d);
+      apgd_start(xb() + j * in_.d, in_.d, in_.config.norm, in_.config.eps, in_.config.box, rng, s_.cur.data() + j * in_.d);
     }
     evaluate(active);
     for (int64_t j : active) {
@@ -173,7 +173,7 @@ class ApgdRun : attack_impl::AttackRun {
     NMODE_ATTACK_PARALLEL_FOR(na * in_.d)
     for (int64_t a = 0; a < na; ++a) {
       const int64_t j = active[a];
-      apgd_step(xb() + j * in_.d, in_.d, in_.config.norm, in_.config.eps, s_.eta[j], a_mom, s_.cur.data() + j * in_.d,
+      apgd_step(xb() + j * in_.d, in_.d, in_.config.norm, in_.config.eps, in_.config.box, s_.eta[j], a_mom, s_.cur.data() + j * in_.d,
                 s_.prev.data() + j * in_.d, s_.g.data() + j * in_.d, s_.tmp.data() + j * in_.d);
     }
     evaluate(active);

@@ -47,9 +47,11 @@ void check_attack_inputs(const Classifier& model, const float* x, const int32_t*
                             ", expected 0.." + std::to_string(k - 1));
     const float* xi = x + i * d;
     for (int64_t j = 0; j < d; ++j)
-      if (!(xi[j] >= 0.0f && xi[j] <= 1.0f))
-        throw InvalidArgument("attack: inputs must be finite and in [0, 1]; example " + std::to_string(i) +
-                              " has " + std::to_string(xi[j]) + " at index " + std::to_string(j));
+      if (!config.box.contains(xi[j]))
+        throw InvalidArgument("attack: inputs must be finite and in the box [" + std::to_string(config.box.lo) + ", " +
+                              std::to_string(config.box.hi) + "]; example " + std::to_string(i) + " has " +
+                              std::to_string(xi[j]) +
+                              " at index " + std::to_string(j) + " (give the data's own box: AttackConfig::box, --box)");
   }
 }
 

@@ -30,7 +30,7 @@ static void evaluate_correct(Classifier& model, const float* pts, const int32_t*
 }
 
 void check_perturbation(const float* x, const float* x_adv, int64_t n, int64_t d, Norm norm, double eps,
-                        const std::string& source, const int64_t* example_ids) {
+                        const std::string& source, const int64_t* example_ids, const Box& box) {
   const bool linf_ball = norm == Norm::Linf;
   // Float rounding of x + δ moves each coordinate by at most half an ulp of 1.
   const double bound = linf_ball ? eps + 1e-6 : eps * (1.0 + 1e-5) + 1e-6;
@@ -40,9 +40,10 @@ void check_perturbation(const float* x, const float* x_adv, int64_t n, int64_t d
     const float* ae = x_adv + e * d;
     double linf = 0.0, l2sq = 0.0;
     for (int64_t i = 0; i < d; ++i) {
-      if (!(ae[i] >= 0.0f && ae[i] <= 1.0f))
+      if (!box.contains(ae[i]))
         throw Error(source + ": example " + which() + " is outside the threat model: value " +
-                    std::to_string(ae[i]) + " at index " + std::to_string(i) + " is not a finite number in [0, 1]");
+                    std::to_string(ae[i]) + " at index " + std::to_string(i) + " is not a finite number in [" +
+                    std::to_string(box.lo) + ", " + std::to_string(box.hi) + "]");
       const double delta = static_cast<double>(ae[i]) - xe[i];
       linf = std::max(linf, std::fabs(delta));
       l2sq += delta * delta;
@@ -96,7 +97,7 @@ RobustReport evaluate_ensemble(Classifier& model, const float* x, const int32_t*
     const AttackResult res = run_attack(model, xs.data(), ys.data(), m, cfg, ids.data());
     // A violation is a bug in the attack: abort instead of reporting a number.
     check_perturbation(xs.data(), res.x_adv.data(), m, d, cfg.norm, cfg.eps,
-                       "attack " + cfg.describe() + " (a bug in the attack)", ids.data());
+                       "attack " + cfg.describe() + " (a bug in the attack)", ids.data(), cfg.box);
     // The attack's own verdict is never trusted: evaluate the returned points again.
     std::vector<uint8_t> correct(static_cast<size_t>(m), 0), nonfinite(static_cast<size_t>(m), 0);
     evaluate_correct(model, res.x_adv.data(), ys.data(), m, cfg.batch, correct.data(), nonfinite.data());

@@ -46,7 +46,7 @@ class FgsmRun : attack_impl::AttackRun {
     for (int64_t j = 0; j < nb; ++j) {
       const float* gj = g_.data() + j * d;
       res_.zero_grad_start[b0_ + j] = (!nonfinite()[j] && is_zero(gj, d)) ? 1 : 0;
-      for (int64_t i = 0; i < d; ++i) adv[j * d + i] = clip01(x[j * d + i] + eps * sign0(gj[i]));
+      for (int64_t i = 0; i < d; ++i) adv[j * d + i] = in_.config.box.clip(x[j * d + i] + eps * sign0(gj[i]));
     }
     logit_.evaluate(adv, yb(), active, nullptr, correct_.data(), nonfinite());
     for (int64_t j = 0; j < nb; ++j) {
@@ -79,7 +79,7 @@ static void pgd_start(const float* x, int64_t d, const AttackConfig& config, Spl
   if (config.norm == Norm::Linf) {
     for (int64_t i = 0; i < d; ++i) {
       const double u = config.eps * (2.0 * rng.next_uniform01() - 1.0);  // Uniform[-eps, eps]
-      out[i] = clip01(static_cast<float>(x[i] + u));
+      out[i] = config.box.clip(static_cast<float>(x[i] + u));
     }
     return;
   }
@@ -93,7 +93,7 @@ static void pgd_start(const float* x, int64_t d, const AttackConfig& config, Spl
   if (config.l2_start == L2Start::UniformRadius) r = rng.next_uniform01();
   if (config.l2_start == L2Start::UniformVolume) r = std::pow(rng.next_uniform01(), 1.0 / static_cast<double>(d));
   const double scale = config.eps * r / (std::sqrt(s) + 1e-12);
-  for (int64_t i = 0; i < d; ++i) out[i] = clip01(static_cast<float>(x[i] + scale * dir[i]));
+  for (int64_t i = 0; i < d; ++i) out[i] = config.box.clip(static_cast<float>(x[i] + scale * dir[i]));
 }
 
 // One PGD step from cur with gradient g, projected around x. x, g, cur: (d); tmp: (d) scratch.
@@ -104,13 +104,13 @@ static void pgd_step(const float* x, const float* g, int64_t d, const AttackConf
     for (int64_t i = 0; i < d; ++i) {
       const float v = cur[i] + alpha * sign0(g[i]);
       const float delta = std::min(std::max(v - x[i], -eps), eps);
-      cur[i] = clip01(x[i] + delta);
+      cur[i] = config.box.clip(x[i] + delta);
     }
     return;
   }
   unit_direction(g, d, 1e-10, tmp);  // guard 1e-10 as torchattacks: zero gradient, zero step
   for (int64_t i = 0; i < d; ++i) cur[i] = cur[i] + alpha * tmp[i];
-  project_l2(x, config.eps, cur, d);
+  project_l2(x, config.eps, cur, d, config.box);
 }
 
 namespace {

@@ -91,12 +91,12 @@ void unit_direction(const float* g, int64_t n, double tau, float* out) {
   for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(g[i] * inv);
 }
 
-void project_linf(const float* x, float eps, float* v, int64_t n) {
+void project_linf(const float* x, float eps, float* v, int64_t n, const Box& box) {
   for (int64_t i = 0; i < n; ++i)
-    v[i] = clip01(std::min(std::max(v[i], x[i] - eps), x[i] + eps));
+    v[i] = box.clip(std::min(std::max(v[i], x[i] - eps), x[i] + eps));
 }
 
-void project_l2(const float* x, double eps, float* v, int64_t n) {
+void project_l2(const float* x, double eps, float* v, int64_t n, const Box& box) {
   double s = 0.0;
   for (int64_t i = 0; i < n; ++i) {
     const double d = static_cast<double>(v[i]) - x[i];
@@ -107,7 +107,7 @@ void project_l2(const float* x, double eps, float* v, int64_t n) {
   const double factor = norm > eps ? eps / norm : 1.0;
   for (int64_t i = 0; i < n; ++i) {
     const double d = (static_cast<double>(v[i]) - x[i]) * factor;
-    v[i] = clip01(static_cast<float>(x[i] + d));
+    v[i] = box.clip(static_cast<float>(x[i] + d));
   }
 }
 

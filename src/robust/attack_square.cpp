@@ -117,7 +117,7 @@ class SquareRun : attack_impl::AttackRun {
           const float sigma = rng_[j].next_below(2) ? 1.0f : -1.0f;
           for (int row = 0; row < height_; ++row) {
             const int64_t idx = j * in_.d + ch * plane_ + static_cast<int64_t>(row) * width_ + col;
-            best[idx] = clip01(x[idx] + eps_ * sigma);
+            best[idx] = in_.config.box.clip(x[idx] + eps_ * sigma);
           }
         }
     }
@@ -146,7 +146,7 @@ class SquareRun : attack_impl::AttackRun {
         for (int64_t row = r0; row < r0 + s; ++row)
           for (int64_t col = c0; col < c0 + s; ++col) {
             const int64_t idx = ch * plane_ + row * width_ + col;
-            prop[idx] = clip01(x[j * in_.d + idx] + eps_ * sigma);
+            prop[idx] = in_.config.box.clip(x[j * in_.d + idx] + eps_ * sigma);
           }
       }
     }

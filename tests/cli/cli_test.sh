@@ -117,6 +117,18 @@ expect 0 "" -- "$nmode" info --model "$work/wide.safetensors" --json
 [[ $(jq -r '.metadata["model.input"]' "$work/out") == 1568 ]] ||
   { echo "FAIL: a 1568-wide dataset should make a 1568-input model" >&2; failures=$((failures + 1)); }
 expect 0 "" -- "$nmode" predict --model "$work/wide.safetensors" --input "$wide/test-inputs.npy"
+# Features outside [0, 1] (all 2.0 here): the attacks refuse them unless --box gives their domain.
+feat="$work/features"
+mkdir -p "$feat"
+for split in train test; do
+  header="{'descr': '<f4', 'fortran_order': False, 'shape': (20, 784), }"
+  while (((10 + ${#header} + 1) % 64)); do header+=" "; done
+  { printf '\x93NUMPY\x01\x00\x76\x00%s\n' "$header"; printf '\x00\x00\x00\x40%.0s' $(seq 15680); } >"$feat/$split-inputs.npy"
+  cp "$work/good/mnist/t10k-labels-idx1-ubyte" "$feat/$split-labels.idx"
+done
+expect 0 "" -- "$nmode" train --dataset "$feat" --epochs 1 "${tiny[@]}" --no-test --out "$work/feat.safetensors"
+expect 2 "in the box [0.000000, 1.000000]" -- "$nmode" attack --model "$work/feat.safetensors" --dataset "$feat" --eps 0.1 --n 20 --steps 2
+expect 0 "" -- "$nmode" attack --model "$work/feat.safetensors" --dataset "$feat" --eps 0.1 --n 20 --steps 2 --box 0 3
 expect 2 "--dataset $work/none: neither mnist, fashion nor a dataset folder" -- "$nmode" eval --model "$work/m.safetensors" --dataset "$work/none"
 expect 1 "has no train-inputs.npy" -- "$nmode" train --dataset "$work/good" --epochs 1 "${tiny[@]}" --out "$work/x.safetensors"
 # Classes without test images (the first 5 images hold classes 0-4) have no accuracy, not 0.

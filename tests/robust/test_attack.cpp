@@ -89,6 +89,38 @@ TEST(AttackFeasibility, EveryAttackStaysInBallAndBoxForEveryEps) {
       }
 }
 
+// Data in its own box (e.g. standardised features in [-2, 3]): refused by default,
+// accepted with the box given, and every attack's points stay inside it.
+TEST(AttackFeasibility, AGivenBoxIsHonouredByEveryAttack) {
+  const int64_t n = 12, d = 64;
+  TanhMlp mlp(d, 24, 10, 13);
+  std::vector<float> x = test::random_inputs(n, d, 14);
+  for (float& v : x) v = -2.0f + 5.0f * v;  // [0, 1] -> [-2, 3]
+  const std::vector<int32_t> y = test::predicted_labels(mlp, x, n);
+  const Box box{-2.0f, 3.0f};
+  for (const AttackConfig& base : all_attacks(1.5, 12.0, 3)) {
+    try {
+      run_attack(mlp, x.data(), y.data(), n, base);
+      ADD_FAILURE() << base.describe() << ": inputs outside [0, 1] were accepted without a box";
+    } catch (const InvalidArgument& e) {
+      EXPECT_NE(std::string(e.what()).find("in the box [0"), std::string::npos) << e.what();
+    }
+    AttackConfig c = base;
+    c.box = box;
+    const AttackResult r = run_attack(mlp, x.data(), y.data(), n, c);
+    for (size_t i = 0; i < r.x_adv.size(); ++i) {
+      ASSERT_GE(r.x_adv[i], box.lo) << c.describe();
+      ASSERT_LE(r.x_adv[i], box.hi) << c.describe();
+    }
+    EXPECT_NO_THROW(check_perturbation(x.data(), r.x_adv.data(), n, d, c.norm, c.eps, "test", nullptr, box));
+    EXPECT_THROW(check_perturbation(x.data(), r.x_adv.data(), n, d, c.norm, c.eps, "test"), nmode::Error)
+        << c.describe() << ": with eps 1.5 some point must leave [0, 1]";
+  }
+  AttackConfig bad = make_config(AttackKind::PGD, Norm::Linf, 0.1);
+  bad.box = Box{1.0f, 1.0f};
+  EXPECT_THROW(bad.validate(), InvalidArgument);
+}
+
 // 2-class linear model: the smallest margin over the L∞ ball ∩ box is at
 // x*_i = clip01(x_i - eps·sign(v_i)), v = w_y - w_other.
 struct LinfClosedForm {

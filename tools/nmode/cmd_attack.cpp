@@ -23,6 +23,7 @@ struct AttackArgs {
   std::vector<double> eps;
   int steps = 0, restarts = 1, queries = 5000;
   double step_size = 0;
+  std::vector<double> box;  // empty: [0, 1]
   int64_t n = 1000, batch = 256;
   uint64_t seed = 0;
   bool no_random_start = false, ensemble = false;
@@ -42,6 +43,7 @@ AttackConfig make_config(const AttackArgs& a, const std::string& kind, double ep
   c.n_queries = a.queries;
   c.seed = a.seed;
   c.batch = a.batch;
+  if (!a.box.empty()) c.box = Box{static_cast<float>(a.box[0]), static_cast<float>(a.box[1])};
   c.validate();
   return c;
 }
@@ -112,6 +114,9 @@ void register_attack(CLI::App& app) {
   sub->add_option("--queries", a->queries, "Square Attack query budget")->check(CLI::Range(1, 10000000))->capture_default_str();
   sub->add_option("--loss", a->loss, "ce or dlr (PGD, APGD)")->check(CLI::IsMember({"ce", "dlr"}))->capture_default_str();
   sub->add_flag("--no-random-start", a->no_random_start, "PGD without random start");
+  sub->add_option("--box", a->box,
+                  "LO HI: the input domain every attack stays in (default 0 1, images); data outside it is refused")
+      ->expected(2);
   sub->add_flag("--ensemble", a->ensemble, "Run the listed attacks in sequence; a point is robust only if it survives all");
   sub->add_option("--n", a->n, "Attack the first N test images")->check(CLI::Range(int64_t(1), int64_t(1) << 40))->capture_default_str();
   sub->add_option("--batch", a->batch, "Batch size")->check(CLI::Range(int64_t(1), int64_t(1) << 20))->capture_default_str();
