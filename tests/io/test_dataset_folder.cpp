@@ -12,6 +12,7 @@
 #include "nmode/dataset.hpp"
 #include "nmode/error.hpp"
 #include "support/npy_bytes.hpp"
+#include "support/temp_dir_test.hpp"
 
 namespace {
 
@@ -19,17 +20,14 @@ namespace fs = std::filesystem;
 using nmode::test::npy_bytes;
 using nmode::test::raw_bytes;
 
-class DatasetFolderTest : public ::testing::Test {
+class DatasetFolderTest : public nmode::test::TempDirTest {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/nmode_dataset_folder_XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    root_ = tmpl;
-    dir_ = root_ + "/features-512";
-    fs::create_directory(dir_);
+    TempDirTest::SetUp();
+    folder_ = path("features-512");
+    fs::create_directory(folder_);
   }
-  void TearDown() override { fs::remove_all(root_); }
-  void put(const std::string& name, const std::string& bytes) { std::ofstream(dir_ + "/" + name, std::ios::binary) << bytes; }
+  void put(const std::string& name, const std::string& bytes) { file_from_string("features-512/" + name, bytes); }
   // Three float features per example; labels 0..2 in training.
   void put_features() {
     put("train-inputs.npy", npy_bytes("<f4", "(4, 3)", raw_bytes<float>({1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3})));
@@ -39,18 +37,18 @@ class DatasetFolderTest : public ::testing::Test {
   }
   void expect_io_error(nmode::Split split, const std::string& needle) {
     try {
-      nmode::load_dataset_folder(dir_, split);
+      nmode::load_dataset_folder(folder_, split);
       ADD_FAILURE() << "expected an IoError mentioning " << needle;
     } catch (const nmode::IoError& e) {
       EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
     }
   }
-  std::string root_, dir_;
+  std::string folder_;
 };
 
 TEST_F(DatasetFolderTest, FeaturesOfAnyWidthWithTheTrainingClassCount) {
   put_features();
-  const nmode::Dataset train = nmode::load_dataset_folder(dir_, nmode::Split::Train);
+  const nmode::Dataset train = nmode::load_dataset_folder(folder_, nmode::Split::Train);
   EXPECT_EQ(train.name, "features-512");
   EXPECT_EQ(train.images.shape(), (std::vector<int64_t>{4, 3}));
   EXPECT_EQ(train.rows, 1);
@@ -58,7 +56,7 @@ TEST_F(DatasetFolderTest, FeaturesOfAnyWidthWithTheTrainingClassCount) {
   EXPECT_EQ(train.classes, 3);
   EXPECT_EQ(train.labels, (std::vector<int32_t>{0, 2, 1, 2}));
   EXPECT_EQ(train.images[11], -3.0f);  // not scaled: floats are taken as they are
-  const nmode::Dataset test = nmode::load_dataset_folder(dir_ + "/", nmode::Split::Test);
+  const nmode::Dataset test = nmode::load_dataset_folder(folder_ + "/", nmode::Split::Test);
   EXPECT_EQ(test.classes, 3) << "the test split takes the training labels' class count";
   EXPECT_EQ(test.name, "features-512");
   EXPECT_EQ(test.size(), 2);
@@ -69,7 +67,7 @@ TEST_F(DatasetFolderTest, IdxFilesAndUint8ImagesAreReadToo) {
   images += std::string("\x00\xff\x33\x66", 4);
   put("train-inputs.idx", images);
   put("train-labels.idx", std::string({0, 0, 8, 1, 0, 0, 0, 2, 1, 0}));
-  const nmode::Dataset d = nmode::load_dataset_folder(dir_, nmode::Split::Train);
+  const nmode::Dataset d = nmode::load_dataset_folder(folder_, nmode::Split::Train);
   EXPECT_EQ(d.rows, 1);
   EXPECT_EQ(d.cols, 2);
   EXPECT_EQ(d.classes, 2);

@@ -15,6 +15,7 @@
 
 #include "nmode/error.hpp"
 #include "nmode/idx.hpp"
+#include "support/temp_dir_test.hpp"
 
 namespace {
 
@@ -57,17 +58,8 @@ void write_gz(const std::string& path, const Bytes& bytes) {
   ASSERT_EQ(gzclose(gz), Z_OK);
 }
 
-class IdxTest : public ::testing::Test {
+class IdxTest : public nmode::test::TempDirTest {
  protected:
-  void SetUp() override {
-    std::string tmpl = (fs::path(::testing::TempDir()) / "nmode_idx_XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string path(const std::string& name) const { return (fs::path(dir_) / name).string(); }
-
   Bytes gz_of(const Bytes& bytes) {
     const std::string p = path("scratch.gz");
     write_gz(p, bytes);
@@ -75,8 +67,6 @@ class IdxTest : public ::testing::Test {
     fs::remove(p);
     return out;
   }
-
-  std::string dir_;
 };
 
 // read_idx(path) must throw IoError whose message names the path and each word.
@@ -192,7 +182,7 @@ TEST_F(IdxTest, EmptyAndMissingFilesAreRejected) {
   write_gz(path("empty.gz"), {});  // a valid gzip stream of nothing
   expect_io_error(path("empty.gz"), {"truncated header", "got 0"});
   expect_io_error(path("does-not-exist"), {"cannot open", "No such file"});
-  expect_io_error(dir_, {"directory"});
+  expect_io_error(dir_.string(), {"directory"});
 }
 
 TEST_F(IdxTest, TruncatedGzipStreamIsRejected) {

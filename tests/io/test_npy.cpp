@@ -3,6 +3,7 @@
 // every dtype and byte order, versions 1.0 to 3.0, the value conversions, and
 // an error naming the file and the problem for every kind of malformed input.
 #include "nmode/npy.hpp"
+#include "support/temp_dir_test.hpp"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -90,25 +91,7 @@ Bytes read_file(const std::string& path) {
   return Bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-class NpyTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string tmpl = (fs::path(::testing::TempDir()) / "nmode_npy_XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string path(const std::string& name) const { return (fs::path(dir_) / name).string(); }
-
-  // Writes bytes to a file of this name and returns its path.
-  std::string file(const std::string& name, const Bytes& bytes) const {
-    write_file(path(name), bytes);
-    return path(name);
-  }
-
-  std::string dir_;
-};
+using NpyTest = nmode::test::TempDirTest;
 
 // read_npy(path) must throw IoError whose message names the path and each word.
 void expect_io_error(const std::string& path, const std::vector<std::string>& words) {
@@ -345,7 +328,7 @@ TEST(NpyNames, TypesHaveNumPyNames) {
 
 TEST_F(NpyTest, MissingEmptyAndDirectoryAreRejected) {
   expect_io_error(path("does-not-exist.npy"), {"cannot open", "No such file"});
-  expect_io_error(dir_, {"directory"});
+  expect_io_error(dir_.string(), {"directory"});
   expect_io_error(file("empty.npy", {}), {"empty"});
 }
 
