@@ -80,16 +80,8 @@ std::string dict(const std::string& descr, const std::string& shape, const std::
 // 24 bytes: the data of a (2, 3) float32 array.
 const Bytes kData24(24, 0);
 
-void write_file(const std::string& path, const Bytes& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  ASSERT_TRUE(out.good()) << path;
-}
-
-Bytes read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return Bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
+using nmode::test::read_file;
+using nmode::test::write_file;
 
 using NpyTest = nmode::test::TempDirTest;
 

@@ -1,5 +1,5 @@
-// A test fixture with a fresh temporary folder per test, removed afterwards, for
-// the tests of file readers and writers.
+// A test fixture with a fresh temporary folder per test, removed afterwards, and
+// whole-file helpers, for the tests of file readers and writers.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -7,11 +7,23 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace nmode::test {
+
+inline void write_file(const std::string& path, const std::vector<uint8_t>& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  ASSERT_TRUE(out.good()) << path;
+}
+
+inline std::vector<uint8_t> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
 
 class TempDirTest : public ::testing::Test {
  protected:
@@ -30,7 +42,8 @@ class TempDirTest : public ::testing::Test {
 
   // Writes `bytes` to `name` inside the folder and returns its path.
   std::string file(const std::string& name, const std::vector<uint8_t>& bytes) const {
-    return write(name, reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    write_file(path(name), bytes);
+    return path(name);
   }
   std::string file_from_string(const std::string& name, const std::string& bytes) const {
     return write(name, bytes.data(), bytes.size());
