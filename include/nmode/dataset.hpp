@@ -17,6 +17,7 @@ struct Dataset {
   int64_t rows = 28, cols = 28; // (n, d) feature arrays: 1 x d
   int64_t classes = 10;
   std::string name;             // "mnist", "fashion", or a dataset folder's own name
+  std::string checksum;         // a dataset folder's: "crc32:<hex>" of its files of this split
 
   int64_t size() const { return static_cast<int64_t>(labels.size()); }
 };

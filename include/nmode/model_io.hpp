@@ -16,6 +16,12 @@ std::unique_ptr<Sequential> load_model(const std::string& path, ModelSpec* spec 
                                        std::map<std::string, std::string>* metadata = nullptr);
 void save_model(const std::string& path, Sequential& model, const ModelSpec& spec);
 
+// Writes the model of checkpoint `in` (a training checkpoint or a model file) to
+// `out` without the optimizer's state, about a third of a training checkpoint:
+// the parameters, the "model.*" and "data.*" metadata and the nmode version of
+// the original. load_model reads it like the original; --resume cannot.
+void export_weights_only(const std::string& in, const std::string& out);
+
 // Checks that the checkpoint read from `path` holds every parameter of a `spec`
 // model with its shape (IoError naming the file, the tensor and both shapes),
 // before any model is built.

@@ -67,7 +67,8 @@ class Trainer {
   // The check train_epoch makes, for callers that want it before any output.
   void check_data(const Dataset& train) const;
   // Atomic (temporary file + rename). The metadata also records the data
-  // ("data.name", "data.examples", "data.input") and "nmode.version".
+  // ("data.name", "data.examples", "data.input", for a dataset folder
+  // "data.checksum") and "nmode.version".
   void save(const std::string& path) const;
 
   Sequential& model() { return *model_; }
@@ -95,7 +96,7 @@ class Trainer {
   std::unique_ptr<Sequential> model_;
   Adam adam_;
   int epochs_done_ = 0;
-  std::string data_name_;
+  std::string data_name_, data_checksum_;
   int64_t data_examples_ = 0;
   std::unique_ptr<AdversarialInputs> adversarial_;
   // Reused across batches: no allocation in the steady state.

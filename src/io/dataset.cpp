@@ -49,6 +49,7 @@ Dataset gather(const Dataset& d, const std::vector<int64_t>& idx) {
   out.rows = d.rows;
   out.cols = d.cols;
   out.classes = d.classes;
+  out.checksum = d.checksum;
   out.name = d.name;
   const int64_t pixels = d.rows * d.cols;
   out.images = Tensor({static_cast<int64_t>(idx.size()), pixels});

@@ -1,8 +1,13 @@
 // Datasets a user prepared as .npy (or IDX) files in one folder (see
 // load_dataset_folder in nmode/dataset.hpp).
+#include <zlib.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <string>
+#include <vector>
 
 #include "nmode/dataset.hpp"
 #include "nmode/error.hpp"
@@ -22,6 +27,23 @@ std::string find_array(const fs::path& folder, const std::string& base) {
   }
   throw IoError("dataset folder '" + folder.string() + "' has no " + base + ".npy (or " + base +
                 ".idx); it needs train-inputs, train-labels, test-inputs and test-labels");
+}
+
+// "crc32:<8 hex digits>" of the files' bytes, one after the other: enough to tell
+// two versions of a dataset apart in a checkpoint's metadata.
+std::string checksum_of(const std::vector<std::string>& paths) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  std::vector<char> buffer(1 << 16);
+  for (const std::string& p : paths) {
+    std::ifstream in(p, std::ios::binary);
+    while (in) {
+      in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+      crc = crc32(crc, reinterpret_cast<const Bytef*>(buffer.data()), static_cast<uInt>(in.gcount()));
+    }
+  }
+  char text[16];
+  std::snprintf(text, sizeof text, "%08lx", static_cast<unsigned long>(crc));
+  return std::string("crc32:") + text;
 }
 
 int64_t training_classes(const fs::path& folder) {
@@ -54,6 +76,7 @@ Dataset load_dataset_folder(const std::string& folder, Split split) {
   d.images = std::move(in.values);
   d.rows = in.rows;
   d.cols = in.cols;
+  d.checksum = checksum_of({inputs_path, labels_path});
   d.name = fs::path(folder).lexically_normal().filename().string();
   if (d.name.empty()) d.name = fs::path(folder).lexically_normal().parent_path().filename().string();
   return d;

@@ -6,6 +6,9 @@
 #include "nmode/error.hpp"
 
 namespace nmode {
+namespace {
+constexpr const char* kModelFormat = "nmode-model-1";  // a model without optimizer state
+}  // namespace
 
 void check_parameter_shapes(const Checkpoint& checkpoint, const ModelSpec& spec, const std::string& path) {
   try {
@@ -34,11 +37,25 @@ std::unique_ptr<Sequential> load_model(const std::string& path, ModelSpec* spec_
   return model;
 }
 
+void export_weights_only(const std::string& in, const std::string& out) {
+  const Checkpoint ck = load_checkpoint(in);
+  const ModelSpec spec = spec_from_metadata(ck.metadata);
+  check_parameter_shapes(ck, spec, in);
+  Checkpoint weights;
+  for (const auto& entry : parameter_shapes(spec)) weights.tensors[entry.first] = ck.tensors.at(entry.first);
+  for (const auto& [key, value] : ck.metadata) {
+    const bool kept = key.rfind("model.", 0) == 0 || key.rfind("data.", 0) == 0 || key == "nmode.version";
+    if (kept) weights.metadata[key] = value;
+  }
+  weights.metadata["format"] = kModelFormat;
+  save_checkpoint(out, weights);
+}
+
 void save_model(const std::string& path, Sequential& model, const ModelSpec& spec) {
   Checkpoint ck;
   for (const ParameterRef& p : model.parameters()) ck.tensors[p.name] = *p.value;
   ck.metadata = to_metadata(spec);
-  ck.metadata["format"] = "nmode-model-1";
+  ck.metadata["format"] = kModelFormat;
   save_checkpoint(path, ck);
 }
 

@@ -153,6 +153,7 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& path) {
   if (ck.metadata.count("data.name")) {  // absent in checkpoints written before it was recorded
     t->data_name_ = read.text("data.name");
     t->data_examples_ = read.integer_in("data.examples", 1, std::numeric_limits<int64_t>::max());
+    if (ck.metadata.count("data.checksum")) t->data_checksum_ = read.text("data.checksum");
   }
   return t;
 }
@@ -167,6 +168,7 @@ void Trainer::save(const std::string& path) const {
     ck.metadata["data.name"] = data_name_;
     ck.metadata["data.examples"] = metadata_text(data_examples_);
     ck.metadata["data.input"] = metadata_text(spec_.input);
+    if (!data_checksum_.empty()) ck.metadata["data.checksum"] = data_checksum_;
   }
   adam_.export_state(ck.tensors, ck.metadata);
   save_checkpoint(path, ck);
@@ -240,6 +242,7 @@ EpochStats Trainer::train_epoch(const Dataset& train, const ProgressFn& progress
   check_data(train);
   if (data_name_.empty()) {
     data_name_ = train.name;
+    data_checksum_ = train.checksum;
     data_examples_ = train.size();
   }
   // The order of epoch e depends only on (seed, e): resuming reproduces it.

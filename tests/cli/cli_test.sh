@@ -111,6 +111,8 @@ done
 expect 0 "" -- "$nmode" train --dataset "$own" --epochs 1 "${tiny[@]}" --no-test --out "$work/own.safetensors"
 expect 0 "" -- "$nmode" eval --model "$work/own.safetensors" --dataset "$own" --json
 [[ $(jq .examples "$work/out") == 20 ]] || { echo "FAIL: eval on the own dataset: $(cat "$work/out")" >&2; failures=$((failures + 1)); }
+[[ $(jq -r '.metadata["data.checksum"]' <("$nmode" info --model "$work/own.safetensors" --json)) == crc32:* ]] ||
+  { echo "FAIL: a model of a dataset folder records no data.checksum" >&2; failures=$((failures + 1)); }
 expect 2 "--dataset mnist: the model $work/own.safetensors was trained on own-digits" -- "$nmode" eval --model "$work/own.safetensors" --data-dir "$work/good"
 expect 0 "" -- "$nmode" train --dataset "$wide" --epochs 1 "${tiny[@]}" --out "$work/wide.safetensors"
 expect 0 "" -- "$nmode" info --model "$work/wide.safetensors" --json
@@ -131,6 +133,15 @@ expect 2 "in the box [0.000000, 1.000000]" -- "$nmode" attack --model "$work/fea
 expect 0 "" -- "$nmode" attack --model "$work/feat.safetensors" --dataset "$feat" --eps 0.1 --n 20 --steps 2 --box 0 3
 expect 2 "--dataset $work/none: neither mnist, fashion nor a dataset folder" -- "$nmode" eval --model "$work/m.safetensors" --dataset "$work/none"
 expect 1 "has no train-inputs.npy" -- "$nmode" train --dataset "$work/good" --epochs 1 "${tiny[@]}" --out "$work/x.safetensors"
+# export --weights-only: a third of the size, the same predictions, not resumable.
+expect 0 "" -- "$nmode" export --model "$work/m.safetensors" --out "$work/w.safetensors" --weights-only --json
+[[ $(jq '.bytes * 2 < .from_bytes' "$work/out") == true ]] || { echo "FAIL: export is not smaller: $(cat "$work/out")" >&2; failures=$((failures + 1)); }
+expect 0 "" -- "$nmode" predict --model "$work/m.safetensors" --input "$images" --output "$work/p1.csv"
+expect 0 "" -- "$nmode" predict --model "$work/w.safetensors" --input "$images" --output "$work/p2.csv"
+cmp -s "$work/p1.csv" "$work/p2.csv" || { echo "FAIL: the exported model predicts differently" >&2; failures=$((failures + 1)); }
+expect 1 "is not a training checkpoint" -- "$nmode" train --data-dir "$work/good" --resume "$work/w.safetensors" --epochs 2 --out "$work/r.safetensors"
+expect 2 "give --weights-only" -- "$nmode" export --model "$work/m.safetensors" --out "$work/w2.safetensors"
+expect 2 "is the checkpoint itself" -- "$nmode" export --model "$work/m.safetensors" --out "$work/m.safetensors" --weights-only
 # Classes without test images (the first 5 images hold classes 0-4) have no accuracy, not 0.
 expect 0 "" -- "$nmode" eval --model "$work/m.safetensors" --data-dir "$work/good" --limit 5 --json
 [[ $(jq -c '.per_class_accuracy[5:]' "$work/out") == "[null,null,null,null,null]" ]] ||

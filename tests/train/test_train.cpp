@@ -152,6 +152,29 @@ TEST(TrainCheckpoint, SavedModelLoadsWithItsSpecAndGivesTheSameLogits) {
   std::filesystem::remove(path);
 }
 
+// The export keeps what a model needs and nothing of the optimizer.
+TEST(TrainCheckpoint, WeightsOnlyExportLoadsAsTheSameModelWithoutAdamState) {
+  const ModelSpec spec = tiny_spec();
+  Trainer t(spec, TrainOptions{});
+  const std::string full = temp_path("full.safetensors"), slim = temp_path("slim.safetensors");
+  t.save(full);
+  export_weights_only(full, slim);
+  const Checkpoint ck = load_checkpoint(slim);
+  EXPECT_EQ(ck.tensors.size(), 4u);  // 0.weight, 0.bias, 2.weight, 2.bias
+  for (const auto& [key, value] : ck.metadata) EXPECT_EQ(key.rfind("adam", 0), std::string::npos) << key;
+  EXPECT_EQ(ck.metadata.count("train.lr"), 0u);
+  ModelSpec loaded_spec;
+  auto loaded = load_model(slim, &loaded_spec);
+  EXPECT_EQ(loaded_spec, spec);
+  Tensor x({2, spec.input}, 0.25f), z1, z2;
+  t.model().forward(x, z1, false);
+  loaded->forward(x, z2, false);
+  EXPECT_EQ(std::memcmp(z1.data(), z2.data(), z1.size() * sizeof(float)), 0);
+  EXPECT_THROW(Trainer::resume(slim), IoError);
+  std::filesystem::remove(full);
+  std::filesystem::remove(slim);
+}
+
 TEST(TrainOptionsValidation, BadValuesThrowNamingTheOption) {
   TrainOptions o;
   o.batch = 0;

@@ -23,6 +23,7 @@ void register_perturb(CLI::App& app);
 void register_certify(CLI::App& app);
 void register_plot(CLI::App& app);
 void register_predict(CLI::App& app);
+void register_export(CLI::App& app);
 
 // Options that many subcommands share.
 struct CommonOptions {

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   nmode::cli::register_bench_solver(app);
   nmode::cli::register_demo(app);
   nmode::cli::register_info(app);
+  nmode::cli::register_export(app);
   // CLI11 would only say "A subcommand is required" for a misspelt one.
   const std::vector<CLI::App*> subcommands = app.get_subcommands({});
   auto known = [&](const std::string& name) {
