@@ -6,7 +6,7 @@
 #  3. the sanitize build runs the library's suite under AddressSanitizer (leaks
 #     included) and UBSan;
 #  4. when clang's libFuzzer is present, the fuzz build replays each reader's
-#     seeds and fuzzes it for NMODE_FUZZ_SECONDS (60 s) with ASan and UBSan.
+#     seeds and fuzzes it for NMODE_FUZZ_SECONDS (30 s) with ASan and UBSan.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
