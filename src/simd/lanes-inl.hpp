@@ -168,7 +168,7 @@ struct Lanes {
   }
 
   // gamma - pi * round(gamma / pi) in double, then rounded back to T: the very
-  // arithmetic of lanes.hpp's reduce_mod_pi, lane by lane.
+  // arithmetic of lanes.hpp's reduce_mod_pi, lane by lane (see reduce_vector).
   friend HWY_INLINE Lanes reduced_mod_pi(const Lanes& x) {
     Lanes r;
     for (int i = 0; i < N; ++i) r.v[i] = reduce_vector(x.v[i]);
@@ -183,15 +183,24 @@ struct Lanes {
     return hn::Sub(hn::Sub(g, hn::Mul(k, hn::Set(dd, 3.14159265358979311600e+00))),
                    hn::Mul(k, hn::Set(dd, 1.22464679914735317723e-16)));
   }
+  // reduce_mod_pi of each lane, one at a time.
+  static HWY_INLINE V reduce_lanes(V x) {
+    HWY_ALIGN T t[HWY_LANES(T)];
+    hn::Store(x, D(), t);
+    for (size_t l = 0; l < hn::Lanes(D()); ++l) t[l] = static_cast<T>(reduce_mod_pi(static_cast<double>(t[l])));
+    return hn::Load(D(), t);
+  }
   static HWY_INLINE V reduce_vector(V x) {
+    // reduce_double is reduce_mod_pi's branch for |gamma| <= 16 only; a vector with
+    // a lane beyond (rare; or Inf, NaN) goes lane by lane through reduce_mod_pi,
+    // whose Payne-Hanek branch has no vector form. The small lanes get the same
+    // bits either way.
+    if (!hn::AllTrue(D(), hn::Le(hn::Abs(x), hn::Set(D(), T(16))))) return reduce_lanes(x);
     if constexpr (sizeof(T) == sizeof(double)) {
       return reduce_double(D(), x);
     } else {
 #if HWY_TARGET == HWY_SCALAR || HWY_TARGET == HWY_EMU128
-      HWY_ALIGN T t[HWY_LANES(T)];
-      hn::Store(x, D(), t);
-      for (size_t l = 0; l < hn::Lanes(D()); ++l) t[l] = static_cast<T>(reduce_mod_pi(static_cast<double>(t[l])));
-      return hn::Load(D(), t);
+      return reduce_lanes(x);
 #else
       // Each half of the floats as a vector of doubles.
       const hn::Half<D> dh;

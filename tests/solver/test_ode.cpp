@@ -5,9 +5,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
 #ifdef _OPENMP
@@ -156,6 +159,50 @@ TEST_P(Golden, GammaShiftedByMultiplesOfPiGivesTheSameSolution) {
     EXPECT_NEAR(r.y[i], c["y"].get<double>(), 1e-8);
     EXPECT_NEAR(r.dy_dgamma[i], c["dy_dgamma"].get<double>(), 1e-7);
   }
+}
+
+TEST_P(Golden, HugeFloatGammasSolveAsTheirExactRemainderModuloPi) {
+  // Floats 1e30 and -3e38 are exact doubles; their exact remainders modulo pi
+  // (tests/data/reduce-pi-golden.json, see tests/solver/test_reduce_pi.cpp) are
+  // 0.91270893555729791 and 1.0652393883886980. Once reduced (each SIMD target
+  // reduces lane by lane beyond |gamma| = 16), a solve at the huge gamma is one at
+  // the float nearest its remainder: the same y, in fact bit for bit.
+  std::ifstream in(std::string(NMODE_TEST_DATA_DIR) + "/reduce-pi-golden.json");
+  const auto cases = nlohmann::json::parse(in)["cases"];
+  auto remainder_of = [&](float gamma) {
+    for (const auto& c : cases)
+      if (std::strtod(c["gamma"].get<std::string>().c_str(), nullptr) == double(gamma)) return c["r_hi"].get<double>();
+    ADD_FAILURE() << "no golden remainder for " << gamma;
+    return 0.0;
+  };
+  SolverOptions o;  // the user's case: lambda 3 (the default), t_end 1, default tolerances
+  o.lambda = 3.0;
+  o.t_end = 1.0;
+  const std::vector<float> huge = {1e30f, -3.0e38f, -1e30f};
+  std::vector<float> reduced;
+  for (float g : huge) reduced.push_back(static_cast<float>(remainder_of(g)));
+  const auto at_huge = solve_vector(o, huge, true), at_reduced = solve_vector(o, reduced, true);
+  for (size_t i = 0; i < huge.size(); ++i) {
+    ASSERT_EQ(at_huge.status[i], ElementStatus::Converged);
+    EXPECT_NEAR(at_huge.y[i], at_reduced.y[i], 1e-6f) << huge[i];
+    EXPECT_NEAR(at_huge.dy_dgamma[i], at_reduced.dy_dgamma[i], 1e-6f) << huge[i];
+  }
+  // The exact answer for gamma = 1e30f: a tight double solve at the exact remainder
+  // gives y(1) = 0.259684 (an independent RK4 with 20000 steps: 0.25968425078554).
+  // The old reduction (its k is wrong from |gamma / pi| = 2^51 on) gave the user 0.029.
+  const auto exact = solve_vector(tight(3.0, 1.0), std::vector<double>{remainder_of(1e30f)}, false);
+  EXPECT_NEAR(exact.y[0], 0.25968425078554, 1e-8);
+  // Float at the default tolerance: within steps * tol of it (see FloatAtDefaultToleranceWithinDerivedBound).
+  const double bound = double(at_huge.stats.accepted_steps) * (o.atol + o.rtol * exact.y[0]);
+  EXPECT_NEAR(at_huge.y[0], exact.y[0], bound);
+  // Doubles too, up to DBL_MAX: bit for bit the solve at the double nearest the remainder.
+  const std::vector<double> huge_double = {std::numeric_limits<double>::max(), 1e300, -0x1.6ac5b262ca1ffp+850};
+  std::vector<double> reduced_double;
+  for (double g : huge_double) reduced_double.push_back(detail::reduce_mod_pi(g));
+  EXPECT_EQ(reduced_double[0], -0x1.453020ff06b39p-8);  // golden r_hi of DBL_MAX
+  const auto d_huge = solve_vector(tight(3.0, 1.0), huge_double, false);
+  const auto d_reduced = solve_vector(tight(3.0, 1.0), reduced_double, false);
+  for (size_t i = 0; i < huge_double.size(); ++i) EXPECT_EQ(d_huge.y[i], d_reduced.y[i]) << huge_double[i];
 }
 
 // ---------------------------------------------------------------- convergence order

@@ -13,6 +13,7 @@
 #include <type_traits>
 
 #include "nmode/detail/hd.hpp"
+#include "nmode/detail/reduce_pi.hpp"
 
 namespace nmode::detail {
 
@@ -64,10 +65,20 @@ NMODE_HD inline double inv_fifth_root_guess(double x) {
   return static_cast<double>(inv_fifth_root_guess(static_cast<float>(x)));
 }
 
-// gamma - pi * round(gamma / pi) in double with a two-part pi (error ~1e-16 * |k|).
+// gamma - pi * round(gamma / pi), in [-pi/2, pi/2] up to rounding, accurate to
+// about half an ulp of the result for every finite double (and NaN for Inf, NaN).
 // Per element, before the lanes start: the solution is exactly pi-periodic in
 // gamma, and the reduction keeps the fast sincos accurate for any gamma.
+// For |gamma| <= 16: Cody-Waite with a two-part pi. k <= 5, and pi_hi has only 50
+// significant bits (its mantissa ends in three zeros), so k * pi_hi is exact, and
+// so is gamma - k * pi_hi (Sterbenz); what remains is one rounding of the result
+// and |k| * ~1e-32 from pi_lo: below 1.2e-16. (With a larger k, k * pi_hi rounds,
+// an error of up to ulp(gamma) / 2, and k itself is wrong from 2^51 on.) This path
+// is the historical code, kept bit for bit; src/simd/lanes-inl.hpp repeats it.
+// Beyond, Payne-Hanek (reduce_pi.hpp), exact to ~2^-120 relative before its one
+// rounding; rare, so its cost (a dozen 64-bit multiplies) does not matter.
 NMODE_HD inline double reduce_mod_pi(double gamma) {
+  if (!(gamma <= 16.0 && gamma >= -16.0)) return reduce_mod_pi_large(gamma);
   const double k = (gamma * 0.31830988618379067154 + 6755399441055744.0) - 6755399441055744.0;
   return (gamma - k * 3.14159265358979311600e+00) - k * 1.22464679914735317723e-16;
 }
