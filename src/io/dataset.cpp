@@ -51,7 +51,8 @@ Dataset gather(const Dataset& d, const std::vector<int64_t>& idx) {
   out.classes = d.classes;
   out.checksum = d.checksum;
   out.name = d.name;
-  const int64_t pixels = d.rows * d.cols;
+  // The images' own width, not rows * cols: a hand-made Dataset may leave the shape at 28 x 28.
+  const int64_t pixels = d.images.rank() == 2 ? d.images.dim(1) : 0;
   out.images = Tensor({static_cast<int64_t>(idx.size()), pixels});
   out.labels.resize(idx.size());
   for (size_t k = 0; k < idx.size(); ++k) {

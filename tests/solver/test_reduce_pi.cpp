@@ -164,7 +164,8 @@ TEST(ReduceModPi, AlwaysWithinHalfPiAndOdd) {
     ASSERT_LE(std::abs(r), limit) << std::hexfloat << g << " -> " << r;
     ASSERT_EQ(bits_of(reduce_mod_pi(-g)), bits_of(-r)) << std::hexfloat << g;  // r(-gamma) = -r(gamma)
   };
-  for (const auto& c : load_reduce_golden()["cases"]) check(parse(c["gamma"]));
+  const auto golden = load_reduce_golden();  // kept: a range-for over a temporary's member dangles
+  for (const auto& c : golden["cases"]) check(parse(c["gamma"]));
   for (int i = 0; i < 300000; ++i) {  // random bit patterns: every finite double alike
     const double g = [&] {
       for (;;) {

@@ -197,6 +197,8 @@ TEST(TrainDataMismatch, OtherDataAfterTheFirstEpochIsRefusedAndTheRecordSurvives
   Trainer t(spec, TrainOptions{});
   Dataset d;
   d.name = "first";
+  d.rows = 1;
+  d.cols = 6;
   d.images = Tensor({4, 6}, 0.5f);
   d.labels = {0, 1, 2, 1};
   t.train_epoch(d);
