@@ -9,21 +9,6 @@
 #include "nmode/npy.hpp"
 #include "scratch_file.hpp"
 
-namespace {
-
-size_t element_size(nmode::NpyType t) {
-  switch (t) {
-    case nmode::NpyType::U8: return 1;
-    case nmode::NpyType::I32:
-    case nmode::NpyType::F32: return 4;
-    case nmode::NpyType::I64:
-    case nmode::NpyType::F64: return 8;
-  }
-  std::abort();
-}
-
-}  // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const nmode::fuzz::ScratchFile file(".npy");
   static const nmode::fuzz::ScratchFile copy(".again.npy");
@@ -34,7 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   if (loaded.shape.size() > 8 || loaded.numel() < 0 ||
-      static_cast<size_t>(loaded.numel()) * element_size(loaded.type) != loaded.bytes.size())
+      static_cast<size_t>(loaded.numel()) * nmode::npy_element_size(loaded.type) != loaded.bytes.size())
     std::abort();
   if (loaded.type != nmode::NpyType::F32) return 0;
   std::vector<float> values(loaded.bytes.size() / sizeof(float));

@@ -3,6 +3,7 @@
 // data prepared in Python can be fed to nmode and results read back with np.load.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -14,6 +15,8 @@ enum class NpyType { U8, I32, I64, F32, F64 };
 
 // "uint8", "int32", "int64", "float32" or "float64" (NumPy's dtype names).
 const char* to_string(NpyType t);
+// Bytes per element: 1, 4 or 8.
+size_t npy_element_size(NpyType t);
 
 // One array, always C order and little-endian in memory.
 struct NpyArray {

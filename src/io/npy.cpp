@@ -91,17 +91,6 @@ std::string number_text(T v) {
   return std::string(buf, r.ptr);
 }
 
-size_t element_size(NpyType t) {
-  switch (t) {
-    case NpyType::U8: return 1;
-    case NpyType::I32:
-    case NpyType::F32: return 4;
-    case NpyType::I64:
-    case NpyType::F64: return 8;
-  }
-  return 0;
-}
-
 struct Dtype {
   NpyType type = NpyType::F32;
   bool swap = false;  // big-endian in the file
@@ -119,7 +108,7 @@ bool parse_descr(const std::string& descr, Dtype& out) {
   const char order = descr[0];
   for (const auto& t : kTypes) {
     if (descr.compare(1, 2, t.code) != 0) continue;
-    const bool one_byte = element_size(t.type) == 1;
+    const bool one_byte = npy_element_size(t.type) == 1;
     if (order != '<' && order != '>' && order != '=' && !(order == '|' && one_byte)) return false;
     out.type = t.type;
     out.swap = order == '>' && !one_byte;
@@ -427,7 +416,7 @@ uint64_t check_shape(const std::string& path, const std::vector<int64_t>& shape)
 // The data is the rest of the file; a file that grew or shrank since its size
 // was taken is caught by the reads themselves.
 void read_data(std::FILE* f, const std::string& path, uint64_t have, const std::string& what, NpyArray& a) {
-  const uint64_t need = static_cast<uint64_t>(a.numel()) * element_size(a.type);
+  const uint64_t need = static_cast<uint64_t>(a.numel()) * npy_element_size(a.type);
   if (have != need) {
     fail(path, std::string(have < need ? "truncated" : "has trailing bytes") + ": expected " +
                    std::to_string(need) + " data bytes (" + what + "), got " + std::to_string(have));
@@ -447,7 +436,7 @@ void swap_bytes(std::vector<uint8_t>& bytes, size_t width) {
 
 // The element count of an array built by the caller, which may be inconsistent.
 size_t checked_count(const NpyArray& a, const char* function) {
-  const size_t width = element_size(a.type);
+  const size_t width = npy_element_size(a.type);
   const bool negative = std::any_of(a.shape.begin(), a.shape.end(), [](int64_t d) { return d < 0; });
   const uint64_t n = static_cast<uint64_t>(a.numel());
   if (width == 0 || negative || a.bytes.size() % width != 0 || a.bytes.size() / width != n) {
@@ -545,6 +534,17 @@ void write_npy_data(const std::string& path, const std::vector<int64_t>& shape, 
 
 }  // namespace
 
+size_t npy_element_size(NpyType t) {
+  switch (t) {
+    case NpyType::U8: return 1;
+    case NpyType::I32:
+    case NpyType::F32: return 4;
+    case NpyType::I64:
+    case NpyType::F64: return 8;
+  }
+  return 0;
+}
+
 const char* to_string(NpyType t) {
   switch (t) {
     case NpyType::U8: return "uint8";
@@ -581,7 +581,7 @@ NpyArray read_npy(const std::string& path) {
   const std::string what = "shape " + shape_repr(a.shape) + " of " + to_string(a.type) + " after a " +
                            std::to_string(p.size + p.header_len) + "-byte header";
   read_data(f.get(), path, file_size - (p.size + p.header_len), what, a);
-  if (dtype.swap) swap_bytes(a.bytes, element_size(a.type));
+  if (dtype.swap) swap_bytes(a.bytes, npy_element_size(a.type));
   return a;
 }
 
