@@ -19,6 +19,12 @@ void sgemm(Trans trans_a, Trans trans_b, int64_t M, int64_t N, int64_t K, float 
            const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
            int64_t ldc);
 
+// The smallest M from which every row of C is computed as it would be in any
+// other M (bitwise, for the same transposes, N, K and SIMD target): tiny products
+// take a direct path that sums in another order. Callers that need a row's result
+// to be independent of its batch (per-sample solvers) pad M up to this.
+int64_t sgemm_row_independent_rows(int64_t N, int64_t K);
+
 // The micro-kernel of the active SIMD target (nmode/simd.hpp), e.g.
 // "avx512-12x32 (24x16 for N <= 16)": the target's name, then the register tile
 // as rows x columns of C, so benchmarks can report what they measured. Throws

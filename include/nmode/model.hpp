@@ -81,12 +81,16 @@ class Sequential final : public Classifier {
 };
 
 // What make_model builds. Reference model: 784 -> Linear(2048) -> NmOde(lambda 3,
-// t_end 1) -> Linear(10). "mlp-relu"/"mlp-tanh" put ReLU/Tanh in the NmOde's place.
+// t_end 1) -> Linear(10). "mlp-relu"/"mlp-tanh" put ReLU/Tanh in the NmOde's place;
+// "node" puts ReLU then a coupled neural ODE there (NeuralOde, nmode/neural_ode.hpp:
+// state width = hidden; t_end, rtol, atol and node_steps apply): an ODE-Net, whose
+// ODE block follows a feature extractor with its activation (Chen et al. 2018).
 struct ModelSpec {
-  std::string kind = "nmode";  // "nmode" | "mlp-relu" | "mlp-tanh"
+  std::string kind = "nmode";  // "nmode" | "mlp-relu" | "mlp-tanh" | "node"
   int64_t input = 784, hidden = 2048, classes = 10;
-  double lambda = 3, t_end = 1, rtol = 1e-3, atol = 1e-3;  // NmOde only
+  double lambda = 3, t_end = 1, rtol = 1e-3, atol = 1e-3;  // NmOde; t_end, rtol, atol also node
   bool learn_lambda = false;                                // NmOde only
+  std::string node_steps = "per-sample";                    // node only: "per-sample" | "batch-shared"
 
   // Throws InvalidArgument naming the field and its value.
   void validate() const;
@@ -111,7 +115,11 @@ ModelSpec spec_from_metadata(const std::map<std::string, std::string>& metadata)
 bool operator==(const ModelSpec& a, const ModelSpec& b);
 inline bool operator!=(const ModelSpec& a, const ModelSpec& b) { return !(a == b); }
 
-// Sums the solver statistics of the model's nmODE layers from their last forward.
+// Sums the solver statistics of the model's nmODE and neural-ODE layers from their last forward.
 SolveStats last_solver_stats(Sequential& model);
+
+// Sums the steady-state regulariser terms (TisODE) of the model's neural-ODE
+// layers at their last training forward: the part of the loss beyond the data term.
+double steady_state_loss(Sequential& model);
 
 }  // namespace nmode

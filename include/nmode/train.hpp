@@ -35,6 +35,9 @@ struct TrainOptions {
   double adv_eps = 0.1;         // L-inf radius of the training attack
   int adv_steps = 10;           // PGD steps of the training attack
   double trades_beta = 6.0;
+  // TisODE (Yan et al. 2019): weight of the steady-state regulariser of the model's
+  // neural-ODE layers (NeuralOde::set_steady_state_weight); node models only, 0: off.
+  double steady_state = 0.0;
 
   void validate() const;  // InvalidArgument naming the option
 };

@@ -9,6 +9,7 @@
 #include "nmode/gemm.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <string>
 
@@ -618,6 +619,12 @@ TargetGemm target_gemm(SimdTarget target) {
 }
 
 }  // namespace
+
+int64_t sgemm_row_independent_rows(int64_t N, int64_t K) {
+  if (N <= 0 || K <= 0) return 1;
+  const double per_row = static_cast<double>(N) * static_cast<double>(K);
+  return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(kSmallProduct / per_row)));
+}
 
 const char* sgemm_kernel_name() { return target_gemm(active_simd_target()).kernel_name; }
 

@@ -5,6 +5,7 @@
 
 #include "nmode/error.hpp"
 #include "nmode/model.hpp"
+#include "nmode/neural_ode.hpp"
 
 namespace nmode {
 
@@ -121,6 +122,14 @@ SolveStats last_solver_stats(Sequential& model) {
   SolveStats total;
   for (size_t i = 0; i < model.size(); ++i)
     if (const auto* ode = dynamic_cast<const NmOde*>(&model.layer(i))) total.merge(ode->last_stats());
+    else if (const auto* node = dynamic_cast<const NeuralOde*>(&model.layer(i))) total.merge(node->last_stats());
+  return total;
+}
+
+double steady_state_loss(Sequential& model) {
+  double total = 0.0;
+  for (size_t i = 0; i < model.size(); ++i)
+    if (const auto* node = dynamic_cast<const NeuralOde*>(&model.layer(i))) total += node->last_steady_state_loss();
   return total;
 }
 

@@ -5,17 +5,27 @@
 #include "io/metadata.hpp"
 #include "nmode/error.hpp"
 #include "nmode/model.hpp"
+#include "nmode/neural_ode.hpp"
 #include "nmode/random.hpp"
 
 namespace nmode {
 namespace {
 
-const char* const kKinds = "\"nmode\", \"mlp-relu\" or \"mlp-tanh\"";
+const char* const kKinds = "\"nmode\", \"mlp-relu\", \"mlp-tanh\" or \"node\"";
+
+NeuralOdeOptions node_options(const ModelSpec& spec) {
+  NeuralOdeOptions o;
+  o.t_end = spec.t_end;
+  o.rtol = spec.rtol;
+  o.atol = spec.atol;
+  o.steps = parse_step_control(spec.node_steps);
+  return o;
+}
 
 }  // namespace
 
 void ModelSpec::validate() const {
-  if (kind != "nmode" && kind != "mlp-relu" && kind != "mlp-tanh")
+  if (kind != "nmode" && kind != "mlp-relu" && kind != "mlp-tanh" && kind != "node")
     throw InvalidArgument("model kind must be " + std::string(kKinds) + ", got \"" + kind + "\"");
   if (input <= 0) throw InvalidArgument("model input size must be > 0, got " + std::to_string(input));
   if (hidden <= 0) throw InvalidArgument("model hidden width must be > 0, got " + std::to_string(hidden));
@@ -28,6 +38,7 @@ void ModelSpec::validate() const {
     o.atol = atol;
     o.validate();
   }
+  if (kind == "node") node_options(*this).validate();
 }
 
 std::unique_ptr<Sequential> make_model(const ModelSpec& spec, uint64_t seed) {
@@ -36,6 +47,10 @@ std::unique_ptr<Sequential> make_model(const ModelSpec& spec, uint64_t seed) {
   model->emplace<Linear>(spec.input, spec.hidden, derive_seed(seed, 0));
   if (spec.kind == "nmode")
     model->emplace<NmOde>(spec.hidden, spec.lambda, spec.t_end, spec.rtol, spec.atol, spec.learn_lambda);
+  else if (spec.kind == "node") {
+    model->emplace<ReLU>(spec.hidden);
+    model->emplace<NeuralOde>(spec.hidden, node_options(spec), derive_seed(seed, 1));
+  }
   else if (spec.kind == "mlp-relu")
     model->emplace<ReLU>(spec.hidden);
   else
@@ -46,11 +61,17 @@ std::unique_ptr<Sequential> make_model(const ModelSpec& spec, uint64_t seed) {
 
 std::map<std::string, std::vector<int64_t>> parameter_shapes(const ModelSpec& spec) {
   spec.validate();
+  // The node model has one layer more (ReLU, then NeuralOde), so its output layer is 3.
+  const std::string out = spec.kind == "node" ? "3" : "2";
   std::map<std::string, std::vector<int64_t>> shapes = {{"0.weight", {spec.hidden, spec.input}},
                                                         {"0.bias", {spec.hidden}},
-                                                        {"2.weight", {spec.classes, spec.hidden}},
-                                                        {"2.bias", {spec.classes}}};
+                                                        {out + ".weight", {spec.classes, spec.hidden}},
+                                                        {out + ".bias", {spec.classes}}};
   if (spec.kind == "nmode" && spec.learn_lambda) shapes["1.lambda"] = {1};
+  if (spec.kind == "node") {
+    shapes["2.weight"] = {spec.hidden, spec.hidden};
+    shapes["2.bias"] = {spec.hidden};
+  }
   return shapes;
 }
 
@@ -65,6 +86,7 @@ std::map<std::string, std::string> to_metadata(const ModelSpec& spec) {
       {"model.rtol", metadata_text(spec.rtol)},
       {"model.atol", metadata_text(spec.atol)},
       {"model.learn_lambda", metadata_text(spec.learn_lambda)},
+      {"model.node_steps", spec.node_steps},
   };
 }
 
@@ -84,6 +106,7 @@ ModelSpec spec_from_metadata(const std::map<std::string, std::string>& meta) {
   s.rtol = read.number("model.rtol");
   s.atol = read.number("model.atol");
   s.learn_lambda = read.boolean("model.learn_lambda");
+  if (read.has("model.node_steps")) s.node_steps = read.text("model.node_steps");  // absent before node models
   try {
     s.validate();
   } catch (const InvalidArgument& e) {
@@ -95,7 +118,7 @@ ModelSpec spec_from_metadata(const std::map<std::string, std::string>& meta) {
 bool operator==(const ModelSpec& a, const ModelSpec& b) {
   return a.kind == b.kind && a.input == b.input && a.hidden == b.hidden && a.classes == b.classes &&
          a.lambda == b.lambda && a.t_end == b.t_end && a.rtol == b.rtol && a.atol == b.atol &&
-         a.learn_lambda == b.learn_lambda;
+         a.learn_lambda == b.learn_lambda && a.node_steps == b.node_steps;
 }
 
 }  // namespace nmode

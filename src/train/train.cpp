@@ -17,6 +17,7 @@
 #include "nmode/error.hpp"
 #include "nmode/loss.hpp"
 #include "nmode/model_io.hpp"
+#include "nmode/neural_ode.hpp"
 #include "nmode/random.hpp"
 #include "train/adversarial.hpp"
 
@@ -70,6 +71,7 @@ void add_train_metadata(const TrainOptions& o, int epochs_done, Metadata& m) {
   m["train.adv_eps"] = metadata_text(o.adv_eps);
   m["train.adv_steps"] = metadata_text(int64_t(o.adv_steps));
   m["train.trades_beta"] = metadata_text(o.trades_beta);
+  m["train.steady_state"] = metadata_text(o.steady_state);
 }
 
 TrainOptions train_options_from(const Metadata& m) {
@@ -93,6 +95,7 @@ TrainOptions train_options_from(const Metadata& m) {
   o.adv_eps = read.number("train.adv_eps");
   o.adv_steps = int(read.integer_in("train.adv_steps", 1, std::numeric_limits<int>::max()));
   o.trades_beta = read.number("train.trades_beta");
+  if (read.has("train.steady_state")) o.steady_state = read.number("train.steady_state");  // absent before node models
   return o;
 }
 
@@ -111,6 +114,11 @@ void TrainOptions::validate() const {
   if (!(clip >= 0) || !std::isfinite(clip)) throw InvalidArgument("clip must be >= 0 (0: off), got " + exact_decimal(clip));
   if (!(stable_penalty >= 0) || !std::isfinite(stable_penalty))
     throw InvalidArgument("stable_penalty must be >= 0 (0: off), got " + exact_decimal(stable_penalty));
+  if (!(steady_state >= 0) || !std::isfinite(steady_state))
+    throw InvalidArgument("steady_state must be >= 0 (0: off), got " + exact_decimal(steady_state));
+  if (steady_state > 0 && adversarial == AdversarialTraining::Trades)
+    throw InvalidArgument("the steady-state regulariser (TisODE) and TRADES cannot be combined: TRADES' second "
+                          "pass would be regularised too");
   if (adversarial != AdversarialTraining::None) {
     if (!(adv_eps > 0) || !std::isfinite(adv_eps))
       throw InvalidArgument("adversarial eps must be > 0, got " + exact_decimal(adv_eps));
@@ -129,6 +137,15 @@ Trainer::Trainer(const ModelSpec& spec, const TrainOptions& options, std::unique
       adam_(options.adam, NmOdePlusOptions{model_->nmode_input_weights(), options.clip, options.stable_penalty}),
       adversarial_(std::make_unique<AdversarialInputs>()) {
   options_.validate();
+  bool has_node = false;
+  for (size_t i = 0; i < model_->size(); ++i)
+    if (auto* node = dynamic_cast<NeuralOde*>(&model_->layer(i))) {
+      node->set_steady_state_weight(options_.steady_state);
+      has_node = true;
+    }
+  if (options_.steady_state > 0 && !has_node)
+    throw InvalidArgument("steady_state (TisODE's regulariser) needs a model with a neural-ODE layer (--model node), "
+                          "got " + spec_.kind);
 }
 
 Trainer::~Trainer() = default;
@@ -218,7 +235,7 @@ Trainer::BatchOutcome Trainer::train_batch(SolveStats& solver) {
   if (trades_term()) backward_trades_through_adversarial();
   model_->forward(*input, logits_, true);
   BatchOutcome outcome;
-  outcome.loss_sum = softmax_cross_entropy(logits_, y_.data(), &dlogits_) * double(b);
+  outcome.loss_sum = (softmax_cross_entropy(logits_, y_.data(), &dlogits_) + steady_state_loss(*model_)) * double(b);
   outcome.correct = count_correct(logits_, y_.data());
   if (trades_term()) kl_divergence(logits_, logits_adv_, options_.trades_beta / double(b), &dlogits_, nullptr);
   solver.merge(last_solver_stats(*model_));

@@ -276,6 +276,25 @@ TEST_P(SgemmOnTarget, ThreadCountDoesNotChangeBits) {
   omp_set_num_threads(saved);
 }
 
+// From sgemm_row_independent_rows(N, K) rows on, a row of C is the same bits in
+// every M (the per-sample neural-ODE solver relies on it): a batch of M rows
+// against the first rows computed alone in a batch of exactly that minimum.
+TEST_P(SgemmOnTarget, RowsAreIndependentOfMFromTheStatedMinimum) {
+  std::mt19937 rng(11);
+  for (Trans tb : kTrans)
+    for (int64_t nk : {5, 33, 64, 256}) {
+      const int64_t rows = nmode::sgemm_row_independent_rows(nk, nk);
+      SCOPED_TRACE("N=K=" + std::to_string(nk) + " minimum rows " + std::to_string(rows));
+      for (int64_t M : {rows, rows + 1, rows + 37, 4 * rows + 300}) {
+        const Stored a = random_stored(M, nk, 0, rng), b = random_stored(nk, nk, 0, rng);
+        std::vector<float> c_all(static_cast<size_t>(M * nk), 0.0f), c_min(static_cast<size_t>(rows * nk), 0.0f);
+        nmode::sgemm(Trans::No, tb, M, nk, nk, 1.0f, a.data.data(), a.ld, b.data.data(), b.ld, 0.0f, c_all.data(), nk);
+        nmode::sgemm(Trans::No, tb, rows, nk, nk, 1.0f, a.data.data(), a.ld, b.data.data(), b.ld, 0.0f, c_min.data(), nk);
+        EXPECT_EQ(0, std::memcmp(c_all.data(), c_min.data(), c_min.size() * sizeof(float))) << "M=" << M;
+      }
+    }
+}
+
 // Called from inside a parallel region, each caller gets the serial result.
 TEST_P(SgemmOnTarget, InsideParallelRegion) {
   std::mt19937 rng(8);

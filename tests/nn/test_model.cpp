@@ -386,7 +386,7 @@ TEST(Factory, ReferenceModelLayoutAndNames) {
 
 // parameter_shapes must say what make_model builds, for every kind.
 TEST(Factory, ParameterShapesAreThoseOfTheBuiltModel) {
-  for (const char* kind : {"nmode", "mlp-relu", "mlp-tanh"}) {
+  for (const char* kind : {"nmode", "mlp-relu", "mlp-tanh", "node"}) {
     for (bool learn_lambda : {false, true}) {
       ModelSpec s;
       s.kind = kind;

@@ -38,7 +38,8 @@ void refuse_settings_beside_resume(const CLI::App& sub) {
   static const char* const kSettings[] = {"--batch", "--lr", "--weight-decay", "--decoupled", "--model",
                                           "--hidden", "--lambda", "--t-end", "--rtol", "--atol",
                                           "--learn-lambda", "--clip", "--stable-penalty", "--adv", "--adv-eps",
-                                          "--adv-steps", "--trades-beta", "--seed"};
+                                          "--adv-steps", "--trades-beta", "--seed", "--node-steps",
+                                          "--steady-state"};
   std::string given;
   for (const char* name : kSettings)
     if (sub.get_option(name)->count() > 0) given += (given.empty() ? "" : ", ") + std::string(name);
@@ -68,6 +69,10 @@ void run(TrainArgs& a) {
     a.train.adam.decay_mode = a.decoupled ? WeightDecay::Decoupled : WeightDecay::L2;
     a.train.adversarial = parse_adversarial_training(a.adversarial);
     a.train.validate();
+    if (a.spec.kind != "node" && a.train.steady_state > 0)
+      throw InvalidArgument("--steady-state is TisODE's regulariser of a neural ODE; it needs --model node");
+    if (a.spec.kind != "node" && a.spec.node_steps != ModelSpec{}.node_steps)
+      throw InvalidArgument("--node-steps applies to --model node only");
   }
   const std::string data_name = dataset_name(a.data);
   if (trainer && !trainer->data_name().empty() && trainer->data_name() != data_name)  // before reading any data
@@ -130,13 +135,21 @@ void register_train(CLI::App& app) {
   sub->add_option("--lr", a->train.adam.lr, "Adam learning rate")->capture_default_str();
   sub->add_option("--weight-decay", a->train.adam.weight_decay, "Weight decay (L2 in the gradient, as Adam's wd)")->capture_default_str();
   sub->add_flag("--decoupled", a->decoupled, "Decoupled weight decay (AdamW) instead of L2");
-  sub->add_option("--model", a->spec.kind, "nmode, mlp-relu or mlp-tanh")->check(CLI::IsMember({"nmode", "mlp-relu", "mlp-tanh"}))->capture_default_str();
+  sub->add_option("--model", a->spec.kind,
+                  "nmode, mlp-relu, mlp-tanh, or node (a coupled neural ODE dh/dt = tanh(W h + b) of width --hidden)")
+      ->check(CLI::IsMember({"nmode", "mlp-relu", "mlp-tanh", "node"}))->capture_default_str();
   sub->add_option("--hidden", a->spec.hidden, "Hidden width")->check(CLI::Range(int64_t(1), int64_t(1) << 20))->capture_default_str();
   sub->add_option("--lambda", a->spec.lambda, "nmODE decay rate lambda")->capture_default_str();
-  sub->add_option("--t-end", a->spec.t_end, "nmODE integration time")->capture_default_str();
+  sub->add_option("--t-end", a->spec.t_end, "nmODE or neural-ODE integration time")->capture_default_str();
   sub->add_option("--rtol", a->spec.rtol, "Solver relative tolerance")->capture_default_str();
   sub->add_option("--atol", a->spec.atol, "Solver absolute tolerance")->capture_default_str();
   sub->add_flag("--learn-lambda", a->spec.learn_lambda, "Make lambda a trained parameter");
+  sub->add_option("--node-steps", a->spec.node_steps,
+                  "node: per-sample (one adaptive step per sample) or batch-shared (one per batch, as torchdiffeq)")
+      ->check(CLI::IsMember({"per-sample", "batch-shared"}))->capture_default_str();
+  sub->add_option("--steady-state", a->train.steady_state,
+                  "node: TisODE's steady-state regulariser weight w, loss + w * mean |f(h(t_end))| (0: off)")
+      ->check(kFiniteNonNegative)->capture_default_str();
   sub->add_option("--clip", a->train.clip, "nmODE+: clip the nmODE input weights to [-C, C] after each step (0: off)")->capture_default_str();
   sub->add_option("--stable-penalty", a->train.stable_penalty, "nmODE+: penalty eta * max_i sum_j |w_ij| (0: off)")->capture_default_str();
   sub->add_option("--adv", a->adversarial, "Adversarial training: none, pgd (Madry) or trades")

@@ -1,0 +1,59 @@
+// The neural-ODE layer's two halves (include/nmode/neural_ode.hpp): the batched
+// adaptive DP5(4) forward, which can record a tape of accepted steps, and the
+// backward through that tape. Internal to src/nn/.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "nmode/gemm.hpp"
+#include "nmode/neural_ode.hpp"
+#include "nmode/ode.hpp"
+#include "nn/neural_ode_kernels.hpp"
+
+namespace nmode {
+
+// Rows per parallel chunk of the elementwise kernels; rows are independent, so
+// the chunking changes no result.
+constexpr int64_t kRowsPerChunk = 16;
+
+// Runs fn(first_row, end_row) over [0, m) in chunks, in parallel when the work is
+// large enough to pay for a parallel region.
+template <class Fn>
+void for_row_chunks(int64_t m, int64_t d, const Fn& fn) {
+  const int64_t chunks = (m + kRowsPerChunk - 1) / kRowsPerChunk;
+#pragma omp parallel for schedule(static) if (m * d >= (int64_t(1) << 15))
+  for (int64_t c = 0; c < chunks; ++c) fn(c * kRowsPerChunk, std::min(m, (c + 1) * kRowsPerChunk));
+}
+
+// c: (m, d) = a: (m, d) times W^T (Trans::Yes) or W (Trans::No), W: (d, d), plus
+// beta * c; each row's result is independent of m (tiny m is padded with zero
+// rows up to sgemm_row_independent_rows).
+void gemm_rows(Trans w_trans, int64_t m, int64_t d, const float* a, const float* w, float beta, float* c);
+
+// f(z) = tanh(z W^T + b) for m rows at once: one GEMM, so a row's result does not
+// depend on the other rows (the GEMM sums every output in the same order).
+struct NeuralOdeRhs {
+  const float* weight;  // (d, d)
+  const float* bias;    // (d)
+  int64_t d;
+  const NeuralOdeKernels* kernels;
+
+  void operator()(const float* z, int64_t m, float* k) const;  // z, k: (m, d)
+};
+
+// x: (n, d) -> y: (n, d) = h(t_end); records the tape when `tape` is non-null.
+// Failed samples (counted in the result) leave their last state in y.
+SolveStats integrate_neural_ode(const NeuralOdeRhs& f, const NeuralOdeOptions& options, const float* x, int64_t n,
+                                float* y, NeuralOdeTape* tape);
+
+// adjoint: (n, d), dL/dy on entry and dL/dx on return, through the tape's frozen
+// steps; with weight_grad/bias_grad non-null, dL/dW and dL/db accumulate into them.
+void backprop_neural_ode(const NeuralOdeRhs& f, const NeuralOdeTape& tape, int64_t n, float* adjoint,
+                         float* weight_grad, float* bias_grad);
+
+// Adds the column sums of u: (m, d) to out: (d), each column summed in row order
+// in double, so the result does not depend on the number of threads.
+void add_column_sums(const float* u, int64_t m, int64_t d, float* out);
+
+}  // namespace nmode
