@@ -2,7 +2,8 @@
 // 784 -> Linear(2048) -> NmOde(lambda 3, t_end 1) -> Linear(10) at batch 256,
 // with the time split into GEMM (the Linear layers), ODE (the NmOde layer) and
 // other (loss, zero_grad, Adam), each timed inside the same steps, on the active
-// SIMD target (NMODE_SIMD forces one).
+// SIMD target (NMODE_SIMD forces one); and whole-model steps of the reference
+// model beside the neural-ODE baseline (BM_ModelStep).
 #include <benchmark/benchmark.h>
 
 #include <chrono>
@@ -72,9 +73,43 @@ void BM_TrainStep(benchmark::State& state) {
   state.counters["epoch_s_estimate"] = (gemm + ode + other) / n * (60000.0 / double(batch));
 }
 
+// One whole-model training step (Sequential forward/backward + Adam, batch 256) of
+// the reference nmODE model (arg 0) or the neural-ODE baseline (arg 1: 784 ->
+// Linear(256) -> ReLU -> NeuralOde(256, t_end 1) -> Linear(10)), so the two epoch
+// estimates come from the same run.
+void BM_ModelStep(benchmark::State& state) {
+#ifdef _OPENMP
+  omp_set_num_threads(2);
+#endif
+  const int64_t batch = 256;
+  nmode::ModelSpec spec;
+  if (state.range(0) == 1) {
+    spec.kind = "node";
+    spec.hidden = 256;
+  }
+  state.SetLabel(spec.kind);
+  auto model = nmode::make_model(spec, 0);
+  nmode::Adam adam;
+  nmode::SplitMix64 rng(1);
+  nmode::Tensor x({batch, spec.input}), logits, dlogits;
+  for (int64_t i = 0; i < x.size(); ++i) x[i] = float(rng.next_uniform01());
+  std::vector<int32_t> y(static_cast<size_t>(batch));
+  for (auto& v : y) v = int32_t(rng.next_below(10));
+  const auto t0 = Clock::now();
+  for (auto _ : state) {
+    model->zero_grad();
+    model->forward(x, logits, true);
+    nmode::softmax_cross_entropy(logits, y.data(), &dlogits);
+    model->backward(dlogits);
+    adam.step(model->parameters());
+  }
+  state.counters["epoch_s_estimate"] = since(t0) / double(state.iterations()) * (60000.0 / double(batch));
+}
+
 }  // namespace
 
 BENCHMARK(BM_TrainStep)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ModelStep)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 int main(int argc, char** argv) {
   if (!nmode::bench::add_simd_context("bench_train")) return 2;
   benchmark::Initialize(&argc, argv);

@@ -100,7 +100,11 @@ class NeuralOde final : public Layer {
   NeuralOdeOptions options_;
   double steady_state_weight_ = 0.0, steady_state_loss_ = 0.0;
   Tensor weight_, bias_, weight_grad_, bias_grad_;
-  NeuralOdeTape tape_;  // of the last training forward
+  int64_t group_size(int64_t n) const;  // samples integrated together (see forward_impl)
+
+  std::vector<NeuralOdeTape> tapes_;  // of the last training forward, one per group of samples
+  int64_t tape_group_ = 0;            // the samples per group of tapes_
+  std::vector<float> group_grads_;    // (groups, d*d + d): each group's dW, db
   Tensor output_;  // (n, d): h(t_end) of the last training forward, for the regulariser
   SolveStats stats_;
 };

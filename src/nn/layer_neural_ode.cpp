@@ -69,8 +69,13 @@ std::string NeuralOde::describe() const {
 
 std::vector<float> NeuralOde::last_step_sizes(int64_t sample) const {
   std::vector<float> h;
-  for (size_t j = 0; j < tape_.sample.size(); ++j)
-    if (tape_.sample[j] == sample) h.push_back(tape_.h[j]);
+  const int64_t group = tape_group_;
+  if (group <= 0 || sample < 0) return h;
+  const size_t g = static_cast<size_t>(sample / group);
+  if (g >= tapes_.size()) return h;
+  const NeuralOdeTape& tape = tapes_[g];
+  for (size_t j = 0; j < tape.sample.size(); ++j)
+    if (tape.sample[j] == sample % group) h.push_back(tape.h[j]);
   return h;
 }
 
@@ -90,11 +95,35 @@ std::string failure_message(const std::string& layer, const SolveStats& s) {
 
 }  // namespace
 
+// Per-sample steps: the batch is integrated in groups of kSamplesPerGroup samples,
+// one group per thread at a time with serial GEMMs inside. One parallel region
+// per forward instead of one per GEMM and per elementwise pass: a region waits for
+// its whole team, which costs a scheduler slice whenever another process holds a
+// core (a step of a 256 x 256 state spends ~100 of them). The groups are fixed by
+// the batch, not the thread count, so the results are too. A batch-shared step
+// needs the whole batch, as one group.
+int64_t NeuralOde::group_size(int64_t n) const {
+  return options_.steps == StepControl::PerSample ? kSamplesPerGroup : std::max<int64_t>(n, 1);
+}
+
 // x: (n, d) = h(0) -> y: (n, d) = h(t_end).
 void NeuralOde::forward_impl(const Tensor& x, Tensor& y, bool training) {
-  const int64_t n = x.dim(0);
+  const int64_t n = x.dim(0), group = group_size(n), groups = (n + group - 1) / group;
   const NeuralOdeRhs f = make_rhs(weight_, bias_, width_);
-  stats_ = integrate_neural_ode(f, options_, x.data(), n, y.data(), training ? &tape_ : nullptr);
+  if (training) {
+    tapes_.resize(static_cast<size_t>(groups));
+    tape_group_ = group;
+  }
+  std::vector<SolveStats> stats(static_cast<size_t>(groups));
+#pragma omp parallel for schedule(dynamic, 1) if (groups > 1)
+  for (int64_t g = 0; g < groups; ++g) {
+    const int64_t first = g * group, rows = std::min(group, n - first);
+    stats[static_cast<size_t>(g)] = integrate_neural_ode(f, options_, x.data() + first * width_, rows,
+                                                          y.data() + first * width_,
+                                                          training ? &tapes_[static_cast<size_t>(g)] : nullptr);
+  }
+  stats_ = SolveStats{};
+  for (const SolveStats& s : stats) stats_.merge(s);
   if (stats_.failed() > 0) throw Error(failure_message(describe(), stats_));
   steady_state_loss_ = 0.0;
   if (training) {
@@ -129,8 +158,23 @@ void NeuralOde::backward_impl(const Tensor& dy, Tensor& dx, bool need_dx, bool n
     }
     gemm_rows(Trans::No, n, width_, u.data(), weight_.data(), 1.0f, adjoint.data());
   }
-  backprop_neural_ode(f, tape_, n, adjoint.data(), need_param_grads ? weight_grad_.data() : nullptr,
-                      need_param_grads ? bias_grad_.data() : nullptr);
+  // Each group's parameter gradients into its own buffer, summed in group order
+  // afterwards: the same bits whatever the thread count.
+  const int64_t group = group_size(n), groups = (n + group - 1) / group, dd = width_ * width_;
+  if (need_param_grads) group_grads_.assign(static_cast<size_t>(groups * (dd + width_)), 0.0f);
+#pragma omp parallel for schedule(dynamic, 1) if (groups > 1)
+  for (int64_t g = 0; g < groups; ++g) {
+    const int64_t first = g * group, rows = std::min(group, n - first);
+    float* grads = need_param_grads ? group_grads_.data() + g * (dd + width_) : nullptr;
+    backprop_neural_ode(f, tapes_[static_cast<size_t>(g)], rows, adjoint.data() + first * width_, grads,
+                        grads ? grads + dd : nullptr);
+  }
+  if (need_param_grads)
+    for (int64_t g = 0; g < groups; ++g) {
+      const float* grads = group_grads_.data() + g * (dd + width_);
+      for (int64_t i = 0; i < dd; ++i) weight_grad_[i] += grads[i];
+      for (int64_t i = 0; i < width_; ++i) bias_grad_[i] += grads[dd + i];
+    }
   if (need_dx) std::copy(adjoint.data(), adjoint.data() + adjoint.size(), dx.data());
 }
 

@@ -13,16 +13,24 @@
 
 namespace nmode {
 
+// Samples integrated together by one thread (per-sample steps; see
+// NeuralOde::forward_impl): large enough for efficient GEMMs, small enough to
+// share a batch of 256 among the threads.
+constexpr int64_t kSamplesPerGroup = 32;
+
 // Rows per parallel chunk of the elementwise kernels; rows are independent, so
 // the chunking changes no result.
 constexpr int64_t kRowsPerChunk = 16;
 
 // Runs fn(first_row, end_row) over [0, m) in chunks, in parallel when the work is
-// large enough to pay for a parallel region.
+// large enough to pay for a parallel region. The threshold is high: a step runs
+// dozens of these passes of a few tens of microseconds each, and every parallel
+// region waits for its whole team, which costs a scheduler time slice whenever
+// another process holds a core.
 template <class Fn>
 void for_row_chunks(int64_t m, int64_t d, const Fn& fn) {
   const int64_t chunks = (m + kRowsPerChunk - 1) / kRowsPerChunk;
-#pragma omp parallel for schedule(static) if (m * d >= (int64_t(1) << 15))
+#pragma omp parallel for schedule(static) if (m * d >= (int64_t(1) << 18))
   for (int64_t c = 0; c < chunks; ++c) fn(c * kRowsPerChunk, std::min(m, (c + 1) * kRowsPerChunk));
 }
 

@@ -336,6 +336,32 @@ TEST(NeuralOdeGradient, InputGradientsAloneLeaveTheParameterGradientsAlone) {
   EXPECT_EQ(dx.dim(0), 2);
 }
 
+#ifdef _OPENMP
+// The batch is split into groups of samples by the batch alone, and the groups'
+// parameter gradients are summed in group order: the thread count changes no bit.
+TEST(NeuralOdeGradient, ParameterGradientsDoNotDependOnTheThreadCount) {
+  const int64_t n = 70, d = 16;
+  auto layer_owner = make_layer(d, NeuralOdeOptions{}, 2.0, 5);
+  NeuralOde& layer = *layer_owner;
+  const Tensor x = random_states(n, d, 3), c = random_states(n, d, 4);
+  const int threads = omp_get_max_threads();
+  std::vector<std::vector<float>> grads;
+  for (int t : {1, 2}) {
+    omp_set_num_threads(t);
+    for (const ParameterRef& p : layer.parameters()) p.grad->fill(0.0f);
+    Tensor y, dx;
+    layer.forward(x, y, true);
+    layer.backward(c, dx, true);
+    std::vector<float> all(dx.data(), dx.data() + dx.size());
+    for (const ParameterRef& p : layer.parameters()) all.insert(all.end(), p.grad->data(), p.grad->data() + p.grad->size());
+    grads.push_back(all);
+  }
+  omp_set_num_threads(threads);
+  ASSERT_EQ(grads[0].size(), grads[1].size());
+  for (size_t i = 0; i < grads[0].size(); ++i) ASSERT_EQ(grads[0][i], grads[1][i]) << "entry " << i;
+}
+#endif
+
 TEST(NeuralOdeErrors, BadOptionsAndFailedSolvesAreClearErrors) {
   NeuralOdeOptions o;
   o.t_end = 0;

@@ -13,13 +13,16 @@
 #   N               evaluate on the first N test images (1000 / 100)
 #   SEEDS           training seeds, space-separated ("0")
 #   MODELS          the compared models run by table2, table3 and fashion, a
-#                   subset of: nmode mlp-relu mlp-relu-pgd nmode-pgd nmode-trades (all)
+#                   subset of: nmode mlp-relu mlp-relu-pgd nmode-pgd nmode-trades
+#                   node node-pgd node-trades tisode (default: each script's own list)
 #   ATTACK_SEED     seed of the attacks' random starts and noise (0)
 #   HIDDEN LAMBDA T_END RTOL ATOL   reference nmODE model (2048, 3, 1, 1e-3, 1e-3)
 #   BATCH LR        Adam batch size and learning rate (256, 1e-3)
 #   ADV_EPS ADV_STEPS TRADES_BETA   adversarial training (0.05, 10, 6)
 #   PGD_STEPS APGD_STEPS SQUARE_QUERIES   attacks (40, 100, 5000 / 40, 100, 500)
 #   PLUS_CLIP PLUS_PENALTY          nmODE+ weight clip and stability penalty (0.05, 1e-3)
+#   NODE_HIDDEN NODE_T_END TISODE_WEIGHT   neural-ODE baselines: state width, integration
+#                   time, TisODE's steady-state weight (256, 1, 0.1)
 #   THREADS         CPU threads per nmode command (0 = all cores)
 
 # The settings and arrays set here are read by the scripts that source this file.
@@ -72,7 +75,7 @@ exp_init() {
   else
     : "${RESULTS_DIR:=$REPO_ROOT/results}" "${EPOCHS:=10}" "${LIMIT:=0}" "${N:=1000}" "${SQUARE_QUERIES:=5000}"
   fi
-  : "${SEEDS:=0}" "${ATTACK_SEED:=0}" "${THREADS:=0}" "${MODELS:=${COMPARISON_MODELS[*]}}"
+  : "${SEEDS:=0}" "${ATTACK_SEED:=0}" "${THREADS:=0}" "${MODELS:=${SCRIPT_MODELS[*]:-${COMPARISON_MODELS[*]}}}"
   local model
   for model in $MODELS; do
     [[ " ${COMPARISON_MODELS[*]} " == *" $model "* ]] ||
@@ -83,6 +86,7 @@ exp_init() {
   : "${ADV_EPS:=0.05}" "${ADV_STEPS:=10}" "${TRADES_BETA:=6}"
   : "${PGD_STEPS:=40}" "${APGD_STEPS:=100}"
   : "${PLUS_CLIP:=0.05}" "${PLUS_PENALTY:=1e-3}"
+  : "${NODE_HIDDEN:=256}" "${NODE_T_END:=1}" "${TISODE_WEIGHT:=0.1}"
   THREAD_FLAGS=(--threads "$THREADS")
 
   [[ -x $NMODE_BIN ]] ||
@@ -126,15 +130,19 @@ nmode_plus_flags() {
   FLAGS+=(--weight-decay "$2" --clip "$PLUS_CLIP" --stable-penalty "$PLUS_PENALTY")
 }
 
-# The five models compared in Tables 2 and 3 and on Fashion-MNIST; $MODELS picks
-# some of them (checked in exp_init).
-COMPARISON_MODELS=(nmode mlp-relu mlp-relu-pgd nmode-pgd nmode-trades)
+# The models compared in Tables 2 and 3 and on Fashion-MNIST: nmODE and MLP
+# baselines, and the neural-ODE defences of the paper's comparison (vanilla NODE,
+# AT-NODE, ODE-TRADES, TisODE). A script's SCRIPT_MODELS (set before exp_init)
+# is its default; $MODELS picks others (checked in exp_init).
+COMPARISON_MODELS=(nmode mlp-relu mlp-relu-pgd nmode-pgd nmode-trades node node-pgd node-trades tisode)
+NMODE_MLP_MODELS=(nmode mlp-relu mlp-relu-pgd nmode-pgd nmode-trades)
 
 # comparison_model NAME: LABEL (for tables) and FLAGS (for training).
 comparison_model() {
   local adv_pgd=(--adv pgd --adv-eps "$ADV_EPS" --adv-steps "$ADV_STEPS")
   local adv_trades=(--adv trades --adv-eps "$ADV_EPS" --adv-steps "$ADV_STEPS" --trades-beta "$TRADES_BETA")
   local mlp=(--model mlp-relu --hidden "$HIDDEN")
+  local node=(--model node --hidden "$NODE_HIDDEN" --t-end "$NODE_T_END" --rtol "$RTOL" --atol "$ATOL")
   nmode_flags "$T_END" "$HIDDEN"
   case "$1" in
     nmode) LABEL="nmODE" ;;
@@ -142,6 +150,10 @@ comparison_model() {
     mlp-relu-pgd) LABEL="MLP-ReLU + PGD-AT" FLAGS=("${mlp[@]}" "${adv_pgd[@]}") ;;
     nmode-pgd) LABEL="nmODE + PGD-AT" FLAGS+=("${adv_pgd[@]}") ;;
     nmode-trades) LABEL="nmODE + TRADES" FLAGS+=("${adv_trades[@]}") ;;
+    node) LABEL="NODE" FLAGS=("${node[@]}") ;;
+    node-pgd) LABEL="AT-NODE" FLAGS=("${node[@]}" "${adv_pgd[@]}") ;;
+    node-trades) LABEL="ODE-TRADES" FLAGS=("${node[@]}" "${adv_trades[@]}") ;;
+    tisode) LABEL="TisODE" FLAGS=("${node[@]}" --steady-state "$TISODE_WEIGHT") ;;
     *) die "unknown model '$1'" ;;
   esac
 }
@@ -149,6 +161,7 @@ comparison_model() {
 # The settings lines every table states about the models above.
 comparison_settings() {
   echo "- nmODE: 784 → Linear($HIDDEN) → nmODE(λ = $LAMBDA, t̄ = $T_END; DP5(4) solver rtol = $RTOL, atol = $ATOL) → Linear(10); MLP-ReLU: 784 → Linear($HIDDEN) → ReLU → Linear(10)"
+  echo "- NODE (ODE-Net, Chen et al. 2018): 784 → Linear($NODE_HIDDEN) → ReLU → dh/dt = tanh(W h + b), t̄ = $NODE_T_END (DP5(4), one adaptive step per sample, rtol = $RTOL, atol = $ATOL) → Linear(10); AT-NODE = NODE + PGD-AT, ODE-TRADES = NODE + TRADES; TisODE (Yan et al. 2019): NODE + steady-state loss $TISODE_WEIGHT · mean|f(h(t̄))|"
   echo "- adversarial training: PGD-AT (Madry) and TRADES (β = $TRADES_BETA), L∞ ε = $ADV_EPS, $ADV_STEPS PGD steps per batch"
 }
 

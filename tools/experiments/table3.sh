@@ -8,6 +8,7 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+SCRIPT_MODELS=("${NMODE_MLP_MODELS[@]}")  # the neural-ODE baselines are compared in table2 and fashion
 exp_init table3 "$@"
 need_dataset mnist
 
