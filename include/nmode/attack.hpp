@@ -63,6 +63,14 @@ struct AttackConfig {
   int64_t batch = 256;
   // The input domain: clean inputs must lie in it and every point stays in it.
   Box box;
+  // FGSM and PGD only: take the input gradients from this model (e.g. a closed-form
+  // surrogate, nmode/surrogate.hpp) instead of the attacked one: a transfer attack.
+  // Every success check, the verdict and the evaluation still use the attacked
+  // model. Not owned; it must outlive the run and have the attacked model's
+  // input_dim and num_classes. nullptr: the attacked model's own gradients.
+  Classifier* gradient_model = nullptr;
+  // Its name in describe(), e.g. "surrogate-steady"; empty: "gradient-model".
+  std::string gradient_name;
   // Called after each batch with (examples done, examples in this run), e.g. for
   // a progress bar; may be empty. Runs on the calling thread.
   std::function<void(int64_t, int64_t)> progress;
@@ -71,7 +79,8 @@ struct AttackConfig {
   void validate() const;
   int resolved_steps() const;         // steps or the kind's default
   double resolved_step_size() const;  // step_size or the kind's default
-  // One line for reports: "pgd-ce linf eps=0.3 steps=40 step=0.01875 restarts=1 start=uniform seed=0".
+  // One line for reports: "pgd-ce linf eps=0.3 steps=40 step=0.01875 restarts=1 start=uniform seed=0",
+  // ending in " gradients=<gradient_name>" when the gradients come from gradient_model.
   std::string describe() const;
 };
 
@@ -86,8 +95,11 @@ struct AttackResult {
   std::vector<uint8_t> fooled;    // (n) the attack's own verdict; evaluate_robustness re-checks it
   // (n) model evaluations of the example: FGSM 2 (gradient + check), PGD at most
   // steps + 1 per restart run, APGD N + 1 gradients per restart run, Square 1 + active iterations.
+  // With AttackConfig::gradient_model only the attacked model's calls count: FGSM 1,
+  // PGD 1 per restart run (steps + 1 with track_success, which judges every iterate).
   std::vector<int64_t> queries;
-  std::vector<uint8_t> zero_grad_start;    // (n) the input gradient at the first start was exactly zero
+  // (n) the input gradient (gradient_model's, when set) at the first start was exactly zero
+  std::vector<uint8_t> zero_grad_start;
   std::vector<uint8_t> numerical_failure;  // (n) a non-finite logit or gradient entry was met (zeroed, never used)
 
   int64_t count_fooled() const;

@@ -31,6 +31,7 @@
 #include "nmode/predict.hpp"
 #include "nmode/random.hpp"
 #include "nmode/simd.hpp"
+#include "nmode/surrogate.hpp"
 #include "nmode/svg_plot.hpp"
 #include "nmode/tensor.hpp"
 #include "nmode/text_file.hpp"

@@ -48,6 +48,13 @@ void AttackConfig::validate() const {
     throw InvalidArgument(who + "the Square attack is implemented for norm linf only, got " + to_string(norm));
   if (loss == AttackLoss::DLR && (kind == AttackKind::FGSM || kind == AttackKind::Square))
     throw InvalidArgument(who + "loss dlr applies to pgd and apgd only; use loss ce");
+  if (gradient_model && kind != AttackKind::FGSM && kind != AttackKind::PGD)
+    throw InvalidArgument(who + "gradients from another model (gradient_model" +
+                          (gradient_name.empty() ? "" : " " + gradient_name) +
+                          ") are implemented for fgsm and pgd only; use pgd, or attack the model's own gradients");
+  if (!gradient_model && !gradient_name.empty())
+    throw InvalidArgument(who + "gradient_name is '" + gradient_name +
+                          "' but gradient_model is null; set both or neither");
   if (steps && *steps < 1) throw InvalidArgument(who + "steps must be >= 1, got " + std::to_string(*steps));
   if (step_size && !(std::isfinite(*step_size) && *step_size >= 0.0))
     throw InvalidArgument(who + "step size must be a finite number >= 0, got " + num(*step_size));
@@ -107,6 +114,7 @@ std::string AttackConfig::describe() const {
            " rescale=" + (rescale_schedule ? "true" : "false") + " seed=" + std::to_string(seed);
       break;
   }
+  if (gradient_model) s += " gradients=" + (gradient_name.empty() ? std::string("gradient-model") : gradient_name);
   return s;
 }
 

@@ -40,6 +40,15 @@ void check_attack_inputs(const Classifier& model, const float* x, const int32_t*
   if (config.loss == AttackLoss::DLR && k < 3)
     throw InvalidArgument("attack: the DLR loss needs at least 3 classes, the model has " + std::to_string(k) +
                           "; use loss CE");
+  if (config.gradient_model) {
+    const int64_t gd = config.gradient_model->input_dim(), gk = config.gradient_model->num_classes();
+    if (gd != d || gk != k)
+      throw InvalidArgument("attack: the gradient model" +
+                            (config.gradient_name.empty() ? std::string() : " " + config.gradient_name) + " has " +
+                            std::to_string(gd) + " inputs and " + std::to_string(gk) +
+                            " classes, the attacked model " + std::to_string(d) + " and " + std::to_string(k) +
+                            "; build it from the attacked model (make_surrogate_model)");
+  }
   if (n > 0 && (!x || !y)) throw InvalidArgument("attack: x and y must not be null when n > 0");
   for (int64_t i = 0; i < n; ++i) {
     if (y[i] < 0 || y[i] >= k)
@@ -65,8 +74,9 @@ AttackResult make_result(const float* x, int64_t n, int64_t d) {
   return r;
 }
 
-GradientOracle::GradientOracle(Classifier& model, AttackLoss loss, int64_t capacity)
-    : model_(model), loss_(loss), d_(model.input_dim()), k_(model.num_classes()) {
+GradientOracle::GradientOracle(Classifier& model, AttackLoss loss, int64_t capacity, Classifier* gradient_model)
+    : model_(gradient_model ? *gradient_model : model), loss_(loss), d_(model.input_dim()), k_(model.num_classes()) {
+  if (gradient_model) judge_ = std::make_unique<LogitOracle>(model, capacity);
   xs_.resize(static_cast<size_t>(capacity * d_));
   dx_.resize(static_cast<size_t>(capacity * d_));
   logits_.resize(static_cast<size_t>(capacity * k_));
@@ -89,7 +99,7 @@ void GradientOracle::evaluate(const float* pts, const int32_t* y, const std::vec
     const int64_t j = active[a];
     const float* z = logits_.data() + a * k_;
     float* dz = dlogits_.data() + a * k_;
-    correct[j] = is_correct(z, k_, y[j]) ? 1 : 0;
+    if (correct && !judge_) correct[j] = is_correct(z, k_, y[j]) ? 1 : 0;
     if (!all_finite(z, k_)) {
       nonfinite[j] = 1;
       loss[j] = std::numeric_limits<double>::quiet_NaN();
@@ -115,6 +125,8 @@ void GradientOracle::evaluate(const float* pts, const int32_t* y, const std::vec
       }
     }
   }
+  // The gradient model's logits never judge a point: the attacked model does.
+  if (correct && judge_) judge_->evaluate(pts, y, active, nullptr, correct, nonfinite);
 }
 
 LogitOracle::LogitOracle(Classifier& model, int64_t capacity)

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "nmode/attack.hpp"
@@ -118,26 +119,6 @@ class AttackRun {
 // Global example id of local example i.
 inline int64_t example_id(const int64_t* ids, int64_t i) { return ids ? ids[i] : i; }
 
-// Loss value and input gradient of the active examples of a batch.
-class GradientOracle {
- public:
-  GradientOracle(Classifier& model, AttackLoss loss, int64_t capacity);
-
-  // For each j in active: evaluates the model at pts row j (pts: (nb, d)) and
-  // writes loss[j], grad row j (grad: (nb, d)) and correct[j]. Non-finite logits
-  // or gradient entries are replaced by zero and set nonfinite[j] = 1; the loss
-  // is then NaN. Rows not in active are left untouched.
-  void evaluate(const float* pts, const int32_t* y, const std::vector<int64_t>& active, double* loss,
-                float* grad, uint8_t* correct, uint8_t* nonfinite);
-
- private:
-  Classifier& model_;
-  AttackLoss loss_;
-  int64_t d_, k_;
-  std::vector<float> xs_, logits_, dlogits_, dx_;
-  std::vector<double> zd_, dzd_;
-};
-
 // Logits-only evaluation of the active examples (no gradient kept).
 class LogitOracle {
  public:
@@ -153,6 +134,35 @@ class LogitOracle {
   int64_t d_, k_;
   std::vector<float> xs_, logits_;
   std::vector<double> zd_;
+};
+
+// Loss value and input gradient of the active examples of a batch, taken from
+// the attacked model or, when gradient_model is given (AttackConfig::gradient_model),
+// from that one, while correctness is still judged on the attacked model.
+class GradientOracle {
+ public:
+  GradientOracle(Classifier& model, AttackLoss loss, int64_t capacity, Classifier* gradient_model = nullptr);
+
+  // For each j in active: evaluates the gradient model at pts row j (pts: (nb, d))
+  // and writes loss[j] and grad row j (grad: (nb, d)); with correct non-null also
+  // correct[j], the attacked model's verdict (from the same call without a gradient
+  // model, from one more logits-only call of the attacked model with one).
+  // Non-finite logits or gradient entries are replaced by zero and set
+  // nonfinite[j] = 1; the loss is then NaN. Rows not in active are left untouched.
+  void evaluate(const float* pts, const int32_t* y, const std::vector<int64_t>& active, double* loss,
+                float* grad, uint8_t* correct, uint8_t* nonfinite);
+
+  // Whether evaluate (with correct wanted or not) calls the attacked model, i.e.
+  // counts as a query of it (AttackResult::queries).
+  bool queries_attacked_model(bool want_correct) const { return !judge_ || want_correct; }
+
+ private:
+  Classifier& model_;  // the gradients' source: the attacked model or the gradient model
+  AttackLoss loss_;
+  int64_t d_, k_;
+  std::vector<float> xs_, logits_, dlogits_, dx_;
+  std::vector<double> zd_, dzd_;
+  std::unique_ptr<LogitOracle> judge_;  // the attacked model, when the gradients come from another
 };
 
 }  // namespace nmode::attack_impl

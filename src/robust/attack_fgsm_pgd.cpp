@@ -1,5 +1,6 @@
 // FGSM (L∞) and PGD (L∞ and L2) with random starts, restarts and optional
-// success tracking (docs/attacks.md §2-§4).
+// success tracking (docs/attacks.md §2-§4); both can take their gradients from
+// another model (AttackConfig::gradient_model) while the attacked model judges.
 #include <algorithm>
 #include <cmath>
 
@@ -21,7 +22,8 @@ class FgsmRun : attack_impl::AttackRun {
  public:
   FgsmRun(Classifier& model, const float* x, const int32_t* y, int64_t n, const AttackConfig& config,
           const int64_t* example_ids)
-      : AttackRun({x, y, n, model.input_dim(), config, example_ids}), grad_(model, AttackLoss::CE, capacity_),
+      : AttackRun({x, y, n, model.input_dim(), config, example_ids}),
+        grad_(model, AttackLoss::CE, capacity_, config.gradient_model),
         logit_(model, capacity_), loss_(static_cast<size_t>(capacity_)),
         g_(static_cast<size_t>(capacity_ * in_.d)), correct_(static_cast<size_t>(capacity_)) {}
 
@@ -39,7 +41,7 @@ class FgsmRun : attack_impl::AttackRun {
     const float eps = static_cast<float>(in_.config.eps);
     std::vector<int64_t> active(static_cast<size_t>(nb));
     for (int64_t j = 0; j < nb; ++j) active[j] = j;
-    grad_.evaluate(xb(), yb(), active, loss_.data(), g_.data(), correct_.data(), nonfinite());
+    grad_.evaluate(xb(), yb(), active, loss_.data(), g_.data(), nullptr, nonfinite());  // only the step judges
     const float* x = xb();
     float* adv = advb();
     NMODE_ATTACK_PARALLEL_FOR(nb * d)
@@ -49,9 +51,10 @@ class FgsmRun : attack_impl::AttackRun {
       for (int64_t i = 0; i < d; ++i) adv[j * d + i] = in_.config.box.clip(x[j * d + i] + eps * sign0(gj[i]));
     }
     logit_.evaluate(adv, yb(), active, nullptr, correct_.data(), nonfinite());
+    const int64_t queries = grad_.queries_attacked_model(false) ? 2 : 1;
     for (int64_t j = 0; j < nb; ++j) {
       fooled()[j] = correct_[j] ? 0 : 1;
-      res_.queries[b0_ + j] = 2;
+      res_.queries[b0_ + j] = queries;
     }
   }
 
@@ -122,7 +125,8 @@ class PgdRun : attack_impl::AttackRun {
   PgdRun(Classifier& model, const float* x, const int32_t* y, int64_t n, const AttackConfig& config,
          const int64_t* example_ids)
       : AttackRun({x, y, n, model.input_dim(), config, example_ids}), steps_(config.resolved_steps()),
-        alpha_(static_cast<float>(config.resolved_step_size())), grad_(model, config.loss, capacity_),
+        alpha_(static_cast<float>(config.resolved_step_size())),
+        grad_(model, config.loss, capacity_, config.gradient_model),
         logit_(model, capacity_), cur_(static_cast<size_t>(capacity_ * in_.d)),
         g_(static_cast<size_t>(capacity_ * in_.d)), tmp_(static_cast<size_t>(capacity_ * in_.d)),
         loss_(static_cast<size_t>(capacity_)), correct_(static_cast<size_t>(capacity_)) {}
@@ -150,9 +154,14 @@ class PgdRun : attack_impl::AttackRun {
                                                          example_id(in_.example_ids, b0_ + j), r);
       pgd_start(xb() + j * d, d, in_.config, rng, cur_.data() + j * d);
     }
+    // Only track_success reads the verdict at the iterates; it is the attacked
+    // model's even when the gradients come from a gradient model.
+    uint8_t* judged = in_.config.track_success ? correct_.data() : nullptr;
+    const bool query = grad_.queries_attacked_model(judged != nullptr);
     for (int t = 0; t < steps_ && !active.empty(); ++t) {
-      grad_.evaluate(cur_.data(), yb(), active, loss_.data(), g_.data(), correct_.data(), nonfinite());
-      for (int64_t j : active) ++res_.queries[b0_ + j];
+      grad_.evaluate(cur_.data(), yb(), active, loss_.data(), g_.data(), judged, nonfinite());
+      if (query)
+        for (int64_t j : active) ++res_.queries[b0_ + j];
       if (r == 0 && t == 0)
         for (int64_t j : active)
           res_.zero_grad_start[b0_ + j] = !nonfinite()[j] && is_zero(g_.data() + j * d, d);

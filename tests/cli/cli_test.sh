@@ -69,6 +69,25 @@ fi
 expect 0 "" -- "$nmode" train --data-dir "$work/good" --epochs 1 "${tiny[@]}" --out "$work/m.safetensors"
 expect 2 "--n 50 exceeds the 20 test images" -- "$nmode" attack --model "$work/m.safetensors" --data-dir "$work/good" --eps 0.1 --n 50
 expect 0 "" -- "$nmode" attack --model "$work/m.safetensors" --data-dir "$work/good" --eps 0.1 --n 20 --steps 2 --device cpu
+# surrogate-pgd: PGD on the gradients of the closed-form nmODE surrogate, judged on the
+# model; alone, beside pgd and in an ensemble. Refused for models it cannot stand in for.
+expect 0 "" -- "$nmode" attack --model "$work/m.safetensors" --data-dir "$work/good" --attack pgd surrogate-pgd --eps 0.1 --n 20 --steps 2 --device cpu
+grep -q "^surrogate-pgd " "$work/out" && grep -q "gradients from .*NmOdeSurrogate(8, steady" "$work/out" ||
+  { echo "FAIL: attack --attack surrogate-pgd printed no surrogate-pgd row: $(cat "$work/out")" >&2; failures=$((failures + 1)); }
+expect 0 "" -- "$nmode" attack --model "$work/m.safetensors" --data-dir "$work/good" --attack pgd surrogate-pgd --ensemble --eps 0.1 --n 20 --steps 2 --device cpu --json
+[[ $(jq -r '.results[0].attack' "$work/out") == pgd+surrogate-pgd && $(jq -r '.results[0].configs[1]' "$work/out") == *" gradients=surrogate-steady" ]] ||
+  { echo "FAIL: the surrogate-pgd ensemble row: $(cat "$work/out")" >&2; failures=$((failures + 1)); }
+expect 0 "" -- "$nmode" attack --model "$work/m.safetensors" --data-dir "$work/good" --attack surrogate-pgd --surrogate frozen --eps 0.1 --n 20 --steps 2 --device cpu --json
+[[ $(jq -r '.results[0].configs[0]' "$work/out") == *" gradients=surrogate-frozen" ]] ||
+  { echo "FAIL: --surrogate frozen: $(cat "$work/out")" >&2; failures=$((failures + 1)); }
+expect 2 "--surrogate frozen applies to --attack surrogate-pgd only" -- "$nmode" attack --model "$work/m.safetensors" --data-dir "$work/good" --attack pgd --surrogate frozen --eps 0.1
+expect 2 "--attack: surrogate-apgd not in {fgsm,pgd,apgd,square,surrogate-pgd}" -- "$nmode" attack --model "$work/m.safetensors" --data-dir "$work/good" --attack surrogate-apgd --eps 0.1
+expect 0 "" -- "$nmode" train --data-dir "$work/good" --epochs 1 "${tiny[@]}" --model mlp-relu --no-test --out "$work/mlp.safetensors"
+expect 2 "the surrogate attack needs a model with an nmODE layer; this model is: Linear(784 -> 8) -> ReLU(8) -> Linear(8 -> 10)" -- "$nmode" attack --model "$work/mlp.safetensors" --data-dir "$work/good" --attack pgd surrogate-pgd --eps 0.1 --n 20 --device cpu
+[[ ! -s $work/out ]] || { echo "FAIL: attack printed before refusing surrogate-pgd on an MLP: $(cat "$work/out")" >&2; failures=$((failures + 1)); }
+expect 0 "" -- "$nmode" train --data-dir "$work/good" --epochs 1 "${tiny[@]}" --lambda 0.5 --no-test --out "$work/slow.safetensors"
+expect 2 "the nmODE surrogate needs lambda > 1" -- "$nmode" attack --model "$work/slow.safetensors" --data-dir "$work/good" --attack surrogate-pgd --eps 0.1 --n 20 --device cpu
+[[ ! -s $work/out ]] || { echo "FAIL: attack printed before refusing surrogate-pgd at lambda 0.5: $(cat "$work/out")" >&2; failures=$((failures + 1)); }
 expect 2 "" -- "$nmode" certify --model "$work/m.safetensors" --data-dir "$work/good" --norm l3 --delta 0.1
 # A checkpoint knows its data: another dataset, or another --limit on resume, is refused before any work.
 cp -r "$work/good/mnist" "$work/good/fashion"
@@ -200,6 +219,8 @@ done
 # a one-line notice; with one, both run.
 if "$nmode" info --json | grep -q '"gpu": true'; then
   expect 0 "" -- "$nmode" attack --model "$work/m.safetensors" --data-dir "$work/good" --eps 0.1 --n 20 --steps 2 --device cuda
+  # The model on the GPU, its surrogate's gradients on the CPU.
+  expect 0 "" -- "$nmode" attack --model "$work/m.safetensors" --data-dir "$work/good" --attack pgd surrogate-pgd --eps 0.1 --n 20 --steps 2 --device cuda
 else
   expect 1 "no usable GPU" -- "$nmode" solve --lambda 3 --t-end 1 --gamma 0.5 --device cuda
   expect 1 "no usable GPU" -- "$nmode" attack --model "$work/m.safetensors" --data-dir "$work/good" --eps 0.1 --n 20 --device cuda
