@@ -23,6 +23,7 @@
 #include "nmode/loss.hpp"
 #include "nmode/model.hpp"
 #include "nmode/model_io.hpp"
+#include "nmode/neural_ode.hpp"
 #include "nmode/ode.hpp"
 #include "nmode/optim.hpp"
 #include "nmode/norm.hpp"

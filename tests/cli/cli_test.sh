@@ -83,6 +83,19 @@ expect 0 "" -- "$nmode" attack --model "$work/m.safetensors" --data-dir "$work/g
 expect 2 "--surrogate frozen applies to --attack surrogate-pgd only" -- "$nmode" attack --model "$work/m.safetensors" --data-dir "$work/good" --attack pgd --surrogate frozen --eps 0.1
 expect 2 "--attack: surrogate-apgd not in {fgsm,pgd,apgd,square,surrogate-pgd}" -- "$nmode" attack --model "$work/m.safetensors" --data-dir "$work/good" --attack surrogate-apgd --eps 0.1
 expect 0 "" -- "$nmode" train --data-dir "$work/good" --epochs 1 "${tiny[@]}" --model mlp-relu --no-test --out "$work/mlp.safetensors"
+# The neural-ODE baseline trains, evaluates and is attacked like the others; its options are refused elsewhere.
+expect 0 "" -- "$nmode" train --data-dir "$work/good" --epochs 1 "${tiny[@]}" --model node --steady-state 0.1 --no-test --out "$work/node.safetensors"
+expect 0 "" -- "$nmode" eval --model "$work/node.safetensors" --data-dir "$work/good"
+grep -qF "NeuralOde(8, tanh(W h + b), t_end=1" "$work/out" || { echo "FAIL: node eval: $(cat "$work/out")" >&2; failures=$((failures + 1)); }
+expect 0 "" -- "$nmode" attack --model "$work/node.safetensors" --data-dir "$work/good" --attack pgd apgd --eps 0.1 --n 20 --steps 2 --json
+[[ $(jq -r '.results | length' "$work/out") == 2 ]] || { echo "FAIL: node attack rows: $(cat "$work/out")" >&2; failures=$((failures + 1)); }
+expect 0 "" -- "$nmode" train --data-dir "$work/good" --epochs 1 "${tiny[@]}" --model node --node-steps batch-shared --adv pgd --adv-steps 2 --no-test --out "$work/node-at.safetensors"
+expect 2 "--steady-state is TisODE's regulariser of a neural ODE; it needs --model node" -- "$nmode" train --data-dir "$work/good" --epochs 1 "${tiny[@]}" --steady-state 0.1 --out "$work/x.safetensors"
+expect 2 "--node-steps applies to --model node only" -- "$nmode" train --data-dir "$work/good" --epochs 1 "${tiny[@]}" --node-steps batch-shared --out "$work/x.safetensors"
+expect 2 "--node-steps: sometimes not in {per-sample,batch-shared}" -- "$nmode" train --data-dir "$work/good" --epochs 1 "${tiny[@]}" --model node --node-steps sometimes --out "$work/x.safetensors"
+expect 2 "cannot be combined" -- "$nmode" train --data-dir "$work/good" --epochs 1 "${tiny[@]}" --model node --steady-state 0.1 --adv trades --out "$work/x.safetensors"
+expect 1 "certification needs a Linear -> NmOde -> Linear model" -- "$nmode" certify --model "$work/node.safetensors" --data-dir "$work/good" --n 20 --delta 0.01
+[[ ! -e $work/x.safetensors ]] || { echo "FAIL: a refused node training left $work/x.safetensors" >&2; failures=$((failures + 1)); }
 expect 2 "the surrogate attack needs a model with an nmODE layer; this model is: Linear(784 -> 8) -> ReLU(8) -> Linear(8 -> 10)" -- "$nmode" attack --model "$work/mlp.safetensors" --data-dir "$work/good" --attack pgd surrogate-pgd --eps 0.1 --n 20 --device cpu
 [[ ! -s $work/out ]] || { echo "FAIL: attack printed before refusing surrogate-pgd on an MLP: $(cat "$work/out")" >&2; failures=$((failures + 1)); }
 expect 0 "" -- "$nmode" train --data-dir "$work/good" --epochs 1 "${tiny[@]}" --lambda 0.5 --no-test --out "$work/slow.safetensors"
