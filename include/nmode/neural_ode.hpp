@@ -75,7 +75,8 @@ class NeuralOde final : public Layer {
   Tensor& bias() { return bias_; }      // (d)
   const NeuralOdeOptions& options() const { return options_; }
 
-  // TisODE: the steady-state weight w >= 0 (0: off). Its gradient enters in backward.
+  // TisODE: the steady-state weight w >= 0 (0: off). Its gradient enters in a
+  // backward with parameter gradients (training), not in an input-only one (attacks).
   void set_steady_state_weight(double w);
   double steady_state_weight() const { return steady_state_weight_; }
   // The regulariser's value at the last training forward (0 when off).

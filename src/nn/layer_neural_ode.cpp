@@ -144,18 +144,18 @@ void NeuralOde::backward_impl(const Tensor& dy, Tensor& dx, bool need_dx, bool n
   const int64_t n = dy.dim(0);
   const NeuralOdeRhs f = make_rhs(weight_, bias_, width_);
   Tensor adjoint = dy;
-  if (steady_state_weight_ > 0 && n > 0) {
+  // The regulariser is part of the training loss only: an input gradient for an
+  // attack (no parameter gradients wanted) is the gradient of the attacked loss.
+  if (steady_state_weight_ > 0 && n > 0 && need_param_grads) {
     // d/dh of w/(n d) sum |f(h)|: u = w/(n d) sign(f) (1 - f^2), then dh += u W, dW += u^T h, db += sum u.
     Tensor v({n, width_}), u({n, width_});
     f(output_.data(), n, v.data());
     const float scale = static_cast<float>(steady_state_weight_ / static_cast<double>(n * width_));
     for (int64_t i = 0; i < v.size(); ++i)
       u[i] = v[i] > 0 ? scale * (1.0f - v[i] * v[i]) : v[i] < 0 ? -scale * (1.0f - v[i] * v[i]) : 0.0f;
-    if (need_param_grads) {
-      sgemm(Trans::Yes, Trans::No, width_, width_, n, 1.0f, u.data(), width_, output_.data(), width_, 1.0f,
-            weight_grad_.data(), width_);
-      add_column_sums(u.data(), n, width_, bias_grad_.data());
-    }
+    sgemm(Trans::Yes, Trans::No, width_, width_, n, 1.0f, u.data(), width_, output_.data(), width_, 1.0f,
+          weight_grad_.data(), width_);
+    add_column_sums(u.data(), n, width_, bias_grad_.data());
     gemm_rows(Trans::No, n, width_, u.data(), weight_.data(), 1.0f, adjoint.data());
   }
   // Each group's parameter gradients into its own buffer, summed in group order

@@ -334,6 +334,12 @@ TEST(NeuralOdeGradient, InputGradientsAloneLeaveTheParameterGradientsAlone) {
   for (const ParameterRef& p : layer.parameters())
     for (int64_t i = 0; i < p.grad->size(); ++i) EXPECT_EQ((*p.grad)[i], 0.0f) << p.name;
   EXPECT_EQ(dx.dim(0), 2);
+  // TisODE's regulariser is a training term: an attack's input gradient ignores it.
+  layer.set_steady_state_weight(0.5);
+  Tensor dx_regularised;
+  layer.forward(x, y, true);
+  layer.backward(c, dx_regularised, true, /*need_param_grads=*/false);
+  for (int64_t i = 0; i < dx.size(); ++i) EXPECT_EQ(dx_regularised[i], dx[i]) << "entry " << i;
 }
 
 #ifdef _OPENMP
