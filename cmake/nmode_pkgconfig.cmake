@@ -24,9 +24,9 @@ set(NMODE_PC_CUDA_LIBS "")
 set(NMODE_PC_CUDA_NOTE "")
 if(NMODE_WITH_CUDA)
   # The same libraries the CMake target links: the static CUDA runtime (which needs
-  # -ldl -lrt -lpthread), cuBLAS with cuBLASLt, and cuRAND.
+  # -ldl -lrt -lpthread) and cuBLAS with cuBLASLt.
   set(NMODE_PC_CFLAGS " -DNMODE_HAS_CUDA=1")
-  set(NMODE_PC_CUDA_LIBS "-L${CUDAToolkit_LIBRARY_DIR} -lcudart_static -lcublas -lcublasLt -lcurand -ldl -lrt ")
+  set(NMODE_PC_CUDA_LIBS "-L${CUDAToolkit_LIBRARY_DIR} -lcudart_static -lcublas -lcublasLt -ldl -lrt ")
   set(NMODE_PC_CUDA_NOTE ", CUDA backend")
 endif()
 configure_file(${PROJECT_SOURCE_DIR}/cmake/nmode.pc.in ${PROJECT_BINARY_DIR}/nmode.pc @ONLY)

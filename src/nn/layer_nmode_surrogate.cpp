@@ -1,6 +1,8 @@
 // NmOdeSurrogate: the nmODE neuron layer replaced by a closed form (steady state
-// or frozen forcing, nmode/detail/nmode_surrogate.hpp), and the regime rule that
-// picks one from λ and t̄ (documented with its measurements in nmode/surrogate.hpp).
+// or frozen forcing, nmode/detail/nmode_surrogate.hpp, run by the active SIMD
+// target's kernel), and the regime rule that picks one from λ and t̄ (documented
+// with its measurements in nmode/surrogate.hpp).
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 #include <string>
@@ -8,14 +10,19 @@
 #include "core/names.hpp"
 #include "nmode/detail/nmode_surrogate.hpp"
 #include "nmode/error.hpp"
+#include "nmode/simd.hpp"
 #include "nmode/surrogate.hpp"
+#include "nn/nmode_surrogate_kernels.hpp"
 
 namespace nmode {
 namespace {
 
-// The steady state costs up to ~20 sines per element: threads pay off sooner
-// than for the one-instruction activations.
-constexpr int64_t kParallelMin = 1 << 12;
+// The steady state costs a few sincos per element (steady_newton_steps(λ) + 1):
+// threads pay off sooner than for the one-instruction activations (1 << 15).
+// Each thread takes whole chunks; where a chunk ends changes no value, since
+// every element goes through the same lane code (nn/nmode_surrogate_lanes.cpp).
+constexpr int64_t kParallelMin = 1 << 13;
+constexpr int64_t kChunk = 1 << 12;
 
 constexpr Named<SurrogateRegime> kRegimes[] = {{SurrogateRegime::Auto, "auto"},
                                                {SurrogateRegime::SteadyState, "steady"},
@@ -71,15 +78,15 @@ void NmOdeSurrogate::forward_impl(const Tensor& x, Tensor& y, bool training) {
   float* out = y.data();
   float* slope = training ? kept_.data() : nullptr;
   const bool steady = regime_ == SurrogateRegime::SteadyState;
-  const double lambda = lambda_, t_end = t_end_;
+  // λ and the gain rounded to float once: the kernels compute in float, which is
+  // ample for an attack's gradients (the error bounds are in test_surrogate.cpp).
+  const SurrogateKernelParams p{steady, static_cast<float>(lambda_),
+                                static_cast<float>(detail::nmode_frozen_gain(lambda_, t_end_)),
+                                steady ? detail::steady_newton_steps(lambda_) : 0};
+  const SurrogateKernel kernel = nmode_surrogate_kernel_for(active_simd_target());
+  const int64_t chunks = (count + kChunk - 1) / kChunk;
 #pragma omp parallel for schedule(static) if (count >= kParallelMin)
-  for (int64_t i = 0; i < count; ++i) {
-    const double gamma = g[i];
-    const detail::SurrogateValue v =
-        steady ? detail::nmode_steady_state(gamma, lambda) : detail::nmode_frozen_forcing(gamma, lambda, t_end);
-    out[i] = static_cast<float>(v.y);
-    if (slope) slope[i] = static_cast<float>(v.dy);
-  }
+  for (int64_t c = 0; c < chunks; ++c) kernel(p, c * kChunk, std::min(count, (c + 1) * kChunk), g, out, slope);
 }
 
 // dy, dx: (n, features): dx = dy * dy/dgamma of the last training forward.

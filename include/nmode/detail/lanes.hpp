@@ -83,4 +83,13 @@ NMODE_HD inline double reduce_mod_pi(double gamma) {
   return (gamma - k * 3.14159265358979311600e+00) - k * 1.22464679914735317723e-16;
 }
 
+// reduce_mod_pi of a lane's value, computed in double and rounded once to the lane's
+// type: the plain-scalar counterpart of the SIMD lanes' reduced_mod_pi
+// (src/simd/lanes-inl.hpp), which gives the same bits, so generic code can reduce
+// gamma on every target with one call.
+NMODE_HD inline float reduced_mod_pi(float gamma) {
+  return static_cast<float>(reduce_mod_pi(static_cast<double>(gamma)));
+}
+NMODE_HD inline double reduced_mod_pi(double gamma) { return reduce_mod_pi(gamma); }
+
 }  // namespace nmode::detail
