@@ -8,10 +8,7 @@
 #include "nmode/gemm.hpp"
 #include "nmode/layers.hpp"
 #include "nmode/random.hpp"
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "nn/column_sums.hpp"
 
 namespace nmode {
 namespace {
@@ -29,7 +26,6 @@ Linear::Linear(int64_t in_features, int64_t out_features, uint64_t seed) : in_(i
   bias_ = Tensor({out_});
   weight_grad_ = Tensor({out_, in_});
   bias_grad_ = Tensor({out_});
-  bias_acc_.assign(static_cast<size_t>(out_), 0.0);
   reset_parameters(seed);
 }
 
@@ -76,25 +72,7 @@ void Linear::backward_impl(const Tensor& dy, Tensor& dx, bool need_dx, bool need
   const float* g = dy.data();
   if (need_param_grads) {
     sgemm(Trans::Yes, Trans::No, out_, in_, n, 1.0f, g, out_, input_.data(), in_, 1.0f, weight_grad_.data(), in_);
-    // Column sums in double, each column summed in row order by one thread, so
-    // the result does not depend on the number of threads.
-    double* acc = bias_acc_.data();
-    std::fill(acc, acc + out_, 0.0);
-#pragma omp parallel if (n * out_ >= kParallelMin)
-    {
-      int64_t threads = 1, id = 0;
-#ifdef _OPENMP
-      threads = omp_get_num_threads();
-      id = omp_get_thread_num();
-#endif
-      const int64_t j0 = out_ * id / threads, j1 = out_ * (id + 1) / threads;
-      for (int64_t r = 0; r < n; ++r) {
-        const float* row = g + r * out_;
-        for (int64_t j = j0; j < j1; ++j) acc[j] += static_cast<double>(row[j]);
-      }
-    }
-    float* db = bias_grad_.data();
-    for (int64_t j = 0; j < out_; ++j) db[j] = static_cast<float>(static_cast<double>(db[j]) + acc[j]);
+    add_column_sums(g, n, out_, bias_acc_, bias_grad_.data());
   }
   if (need_dx) sgemm(Trans::No, Trans::No, n, in_, out_, 1.0f, g, out_, weight_.data(), in_, 0.0f, dx.data(), in_);
 }

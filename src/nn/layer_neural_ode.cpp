@@ -10,6 +10,7 @@
 #include "nmode/neural_ode.hpp"
 #include "nmode/random.hpp"
 #include "nmode/simd.hpp"
+#include "nn/column_sums.hpp"
 #include "nn/neural_ode_steps.hpp"
 
 namespace nmode {
@@ -155,7 +156,8 @@ void NeuralOde::backward_impl(const Tensor& dy, Tensor& dx, bool need_dx, bool n
       u[i] = v[i] > 0 ? scale * (1.0f - v[i] * v[i]) : v[i] < 0 ? -scale * (1.0f - v[i] * v[i]) : 0.0f;
     sgemm(Trans::Yes, Trans::No, width_, width_, n, 1.0f, u.data(), width_, output_.data(), width_, 1.0f,
           weight_grad_.data(), width_);
-    add_column_sums(u.data(), n, width_, bias_grad_.data());
+    std::vector<double> acc;
+    add_column_sums(u.data(), n, width_, acc, bias_grad_.data());
     gemm_rows(Trans::No, n, width_, u.data(), weight_.data(), 1.0f, adjoint.data());
   }
   // Each group's parameter gradients into its own buffer, summed in group order

@@ -12,11 +12,8 @@
 
 #include "nmode/detail/dopri5.hpp"
 #include "nmode/gemm.hpp"
+#include "nn/column_sums.hpp"
 #include "nn/neural_ode_steps.hpp"
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 namespace nmode {
 namespace {
@@ -34,22 +31,6 @@ const float kA[kStages][kStages] = {{0, 0, 0, 0, 0, 0},
 const float kB[kStages] = {C::b1, 0.0f, C::b3, C::b4, C::b5, C::b6};
 
 }  // namespace
-
-void add_column_sums(const float* u, int64_t m, int64_t d, float* out) {
-  std::vector<double> acc(static_cast<size_t>(d), 0.0);
-#pragma omp parallel if (m * d >= (int64_t(1) << 15))
-  {
-    int64_t threads = 1, id = 0;
-#ifdef _OPENMP
-    threads = omp_get_num_threads();
-    id = omp_get_thread_num();
-#endif
-    const int64_t j0 = d * id / threads, j1 = d * (id + 1) / threads;
-    for (int64_t r = 0; r < m; ++r)
-      for (int64_t j = j0; j < j1; ++j) acc[static_cast<size_t>(j)] += static_cast<double>(u[r * d + j]);
-  }
-  for (int64_t j = 0; j < d; ++j) out[j] = static_cast<float>(static_cast<double>(out[j]) + acc[static_cast<size_t>(j)]);
-}
 
 void backprop_neural_ode(const NeuralOdeRhs& f, const NeuralOdeTape& tape, int64_t n, float* adjoint,
                          float* weight_grad, float* bias_grad) {
@@ -72,6 +53,7 @@ void backprop_neural_ode(const NeuralOdeRhs& f, const NeuralOdeTape& tape, int64
     kbar[i].resize(cells);
   }
   std::vector<int64_t> rows;  // the samples of this round, ascending
+  std::vector<double> column_acc;
   for (int64_t r = 0; r < rounds; ++r) {
     rows.clear();
     for (int64_t s = 0; s < n; ++s)
@@ -113,7 +95,7 @@ void backprop_neural_ode(const NeuralOdeRhs& f, const NeuralOdeTape& tape, int64
       });
       if (weight_grad) {
         sgemm(Trans::Yes, Trans::No, d, d, m, 1.0f, u.data(), d, z[i].data(), d, 1.0f, weight_grad, d);
-        add_column_sums(u.data(), m, d, bias_grad);
+        add_column_sums(u.data(), m, d, column_acc, bias_grad);
       }
       gemm_rows(Trans::No, m, d, u.data(), f.weight, 0.0f, zbar.data());
       // ȳ += z̄_i and k̄_j += h a_ij z̄_i for j < i.

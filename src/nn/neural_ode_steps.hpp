@@ -60,8 +60,4 @@ SolveStats integrate_neural_ode(const NeuralOdeRhs& f, const NeuralOdeOptions& o
 void backprop_neural_ode(const NeuralOdeRhs& f, const NeuralOdeTape& tape, int64_t n, float* adjoint,
                          float* weight_grad, float* bias_grad);
 
-// Adds the column sums of u: (m, d) to out: (d), each column summed in row order
-// in double, so the result does not depend on the number of threads.
-void add_column_sums(const float* u, int64_t m, int64_t d, float* out);
-
 }  // namespace nmode
