@@ -24,6 +24,11 @@ class AdversarialInputs;  // src/train/adversarial.hpp
 // TRADES adds beta * KL(f(x) || f(x_adv)) to the clean loss.
 enum class AdversarialTraining { None, Pgd, Trades };
 
+// Learning rate over the run. Cosine (Loshchilov & Hutter 2017, without restarts)
+// decays from the Adam lr to 0 over `epochs`, updated before every batch; it lets
+// a model that overfits at a constant rate settle late in a short budget.
+enum class LrSchedule { Constant, Cosine };
+
 struct TrainOptions {
   int epochs = 10;
   int64_t batch = 256;
@@ -38,9 +43,17 @@ struct TrainOptions {
   // TisODE (Yan et al. 2019): weight of the steady-state regulariser of the model's
   // neural-ODE layers (NeuralOde::set_steady_state_weight); node models only, 0: off.
   double steady_state = 0.0;
+  LrSchedule lr_schedule = LrSchedule::Constant;
 
   void validate() const;  // InvalidArgument naming the option
 };
+
+// The learning rate after `epochs_done` epochs (fractional within an epoch):
+// adam.lr for Constant; adam.lr * (1 + cos(pi * p)) / 2 with p = epochs_done /
+// epochs clamped to [0, 1] for Cosine (0 from the last epoch's end on, and
+// adam.lr throughout when epochs is 0).
+double scheduled_lr(const TrainOptions& options, double epochs_done);
+
 
 struct EpochStats {
   int epoch = 0;  // 1-based
@@ -121,6 +134,8 @@ EvalReport evaluate(Sequential& model, const Dataset& data, int64_t batch = 256,
 
 
 const char* to_string(AdversarialTraining a);
+const char* to_string(LrSchedule s);
+LrSchedule parse_lr_schedule(const std::string& name);  // "constant" or "cosine"; InvalidArgument otherwise
 AdversarialTraining parse_adversarial_training(const std::string& name);  // none | pgd | trades
 
 }  // namespace nmode

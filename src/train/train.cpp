@@ -27,6 +27,7 @@ namespace {
 constexpr const char* kFormat = "nmode-checkpoint-1";
 constexpr Named<AdversarialTraining> kAdversarialTrainings[] = {
     {AdversarialTraining::None, "none"}, {AdversarialTraining::Pgd, "pgd"}, {AdversarialTraining::Trades, "trades"}};
+constexpr Named<LrSchedule> kLrSchedules[] = {{LrSchedule::Constant, "constant"}, {LrSchedule::Cosine, "cosine"}};
 
 // Copies rows `order[first..first+count)` of the dataset into x (count, d) and y.
 void gather_batch(const Dataset& data, const std::vector<int64_t>& order, int64_t first, int64_t count, Tensor& x,
@@ -72,6 +73,9 @@ void add_train_metadata(const TrainOptions& o, int epochs_done, Metadata& m) {
   m["train.adv_steps"] = metadata_text(int64_t(o.adv_steps));
   m["train.trades_beta"] = metadata_text(o.trades_beta);
   m["train.steady_state"] = metadata_text(o.steady_state);
+  m["train.lr_schedule"] = to_string(o.lr_schedule);
+  // The cosine's horizon is part of the schedule: a resumed run must keep it.
+  if (o.lr_schedule == LrSchedule::Cosine) m["train.lr_schedule_epochs"] = metadata_text(int64_t(o.epochs));
 }
 
 TrainOptions train_options_from(const Metadata& m) {
@@ -96,6 +100,15 @@ TrainOptions train_options_from(const Metadata& m) {
   o.adv_steps = int(read.integer_in("train.adv_steps", 1, std::numeric_limits<int>::max()));
   o.trades_beta = read.number("train.trades_beta");
   if (read.has("train.steady_state")) o.steady_state = read.number("train.steady_state");  // absent before node models
+  if (read.has("train.lr_schedule")) {  // absent before schedules: constant
+    try {
+      o.lr_schedule = parse_lr_schedule(read.text("train.lr_schedule"));
+    } catch (const InvalidArgument& e) {
+      throw IoError(std::string("training checkpoint metadata \"train.lr_schedule\": ") + e.what());
+    }
+  }
+  if (o.lr_schedule == LrSchedule::Cosine)
+    o.epochs = int(read.integer_in("train.lr_schedule_epochs", 0, std::numeric_limits<int>::max()));
   return o;
 }
 
@@ -105,6 +118,17 @@ const char* to_string(AdversarialTraining a) { return name_in(kAdversarialTraini
 
 AdversarialTraining parse_adversarial_training(const std::string& name) {
   return parse_name_in(kAdversarialTrainings, name, "adversarial training");
+}
+
+const char* to_string(LrSchedule s) { return name_in(kLrSchedules, s); }
+
+LrSchedule parse_lr_schedule(const std::string& name) { return parse_name_in(kLrSchedules, name, "learning-rate schedule"); }
+
+double scheduled_lr(const TrainOptions& o, double epochs_done) {
+  if (o.lr_schedule == LrSchedule::Constant || o.epochs <= 0) return o.adam.lr;
+  const double p = std::clamp(epochs_done / double(o.epochs), 0.0, 1.0);
+  const double pi = std::acos(-1.0);
+  return o.adam.lr * 0.5 * (1.0 + std::cos(pi * p));
 }
 
 void TrainOptions::validate() const {
@@ -274,6 +298,7 @@ EpochStats Trainer::train_epoch(const Dataset& train, const ProgressFn& progress
   for (int64_t first = 0; first < n; first += options_.batch) {
     const int64_t b = std::min(options_.batch, n - first);
     gather_batch(train, order, first, b, x_, y_);
+    adam_.set_lr(scheduled_lr(options_, double(epochs_done_) + double(first) / double(n)));
     const BatchOutcome batch = train_batch(stats.solver);
     loss_sum += batch.loss_sum;
     correct += batch.correct;

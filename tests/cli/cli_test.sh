@@ -185,6 +185,10 @@ grep -q " 9:n/a" "$work/out" || { echo "FAIL: eval text should show 9:n/a: $(cat
 # without training; --json keeps stdout a single JSON document.
 expect 2 "has already trained 1 epochs" -- "$nmode" train --data-dir "$work/good" --resume "$work/m.safetensors" --epochs 0 --out "$work/r.safetensors"
 expect 2 "so --lr, --hidden, --lambda cannot be given with it" -- "$nmode" train --data-dir "$work/good" --resume "$work/m.safetensors" --epochs 2 --hidden 64 --lr 0.5 --lambda 7 --out "$work/r.safetensors"
+# A cosine schedule keeps the horizon it started with: another --epochs on resume is refused, none continues to it.
+expect 0 "" -- "$nmode" train --data-dir "$work/good" --epochs 2 "${tiny[@]}" --lr-schedule cosine --no-test --out "$work/cos.safetensors"
+expect 2 "follows a cosine learning-rate schedule over 2 epochs; resume with --epochs 2 or omit it" -- "$nmode" train --data-dir "$work/good" --resume "$work/cos.safetensors" --epochs 3 --out "$work/r.safetensors"
+expect 2 "--lr-schedule: linear not in {constant,cosine}" -- "$nmode" train --data-dir "$work/good" --epochs 1 "${tiny[@]}" --lr-schedule linear --out "$work/x.safetensors"
 # Every value is checked before any output or file: NaN where a number is wanted,
 # output paths that cannot be written.
 expect 2 "--step-size: must be a finite number > 0, got nan" -- "$nmode" attack --model "$work/m.safetensors" --data-dir "$work/good" --eps 0.1 --step-size nan

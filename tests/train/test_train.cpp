@@ -16,6 +16,7 @@
 #include "nmode/checkpoint.hpp"
 #include "nmode/dataset.hpp"
 #include "nmode/error.hpp"
+#include "nmode/random.hpp"
 #include "nmode/train.hpp"
 
 namespace nmode {
@@ -306,6 +307,115 @@ TEST(TrainCheckpoint, BooleansAreTrueFalseAndOldOnesStillRead) {
   ck.metadata["train.decoupled_weight_decay"] = "1";
   save_checkpoint(path, ck);
   EXPECT_EQ(Trainer::resume(path)->options().adam.decay_mode, WeightDecay::Decoupled);
+  std::filesystem::remove(path);
+}
+
+TEST(LrSchedule, ConstantKeepsTheRateAndCosineFollowsItsClosedForm) {
+  TrainOptions o;
+  o.adam.lr = 0.004;
+  o.epochs = 8;
+  for (double e : {0.0, 3.5, 8.0, 20.0}) EXPECT_EQ(scheduled_lr(o, e), 0.004);
+  o.lr_schedule = LrSchedule::Cosine;
+  EXPECT_DOUBLE_EQ(scheduled_lr(o, 0.0), 0.004);
+  EXPECT_DOUBLE_EQ(scheduled_lr(o, 4.0), 0.002);                 // cos(pi/2) = 0
+  EXPECT_DOUBLE_EQ(scheduled_lr(o, 2.0), 0.002 * (1 + 0.7071067811865476));  // cos(pi/4)
+  EXPECT_NEAR(scheduled_lr(o, 8.0), 0.0, 1e-18);
+  EXPECT_NEAR(scheduled_lr(o, 30.0), 0.0, 1e-18);                // past the horizon: stays at 0, never rises
+  EXPECT_DOUBLE_EQ(scheduled_lr(o, -1.0), 0.004);
+  o.epochs = 0;
+  EXPECT_EQ(scheduled_lr(o, 0.0), 0.004);
+  EXPECT_EQ(parse_lr_schedule("cosine"), LrSchedule::Cosine);
+  EXPECT_STREQ(to_string(LrSchedule::Constant), "constant");
+  EXPECT_THROW(parse_lr_schedule("linear"), InvalidArgument);
+}
+
+// The trainer applies the schedule: past a cosine horizon the rate is 0, so an
+// epoch (without weight decay) leaves every parameter as it was; at a constant
+// rate the same epoch moves them.
+TEST(LrSchedule, AnEpochPastTheCosineHorizonLeavesTheParametersAlone) {
+  Dataset data;
+  data.name = "synthetic";
+  data.classes = 3;
+  data.images = Tensor({30, 6});
+  data.rows = 1;
+  data.cols = 6;
+  SplitMix64 rng(5);
+  for (float& v : data.images.vector()) v = float(rng.next_uniform01());
+  for (int i = 0; i < 30; ++i) data.labels.push_back(i % 3);
+  for (LrSchedule schedule : {LrSchedule::Cosine, LrSchedule::Constant}) {
+    TrainOptions o;
+    o.batch = 10;
+    o.epochs = 1;
+    o.lr_schedule = schedule;
+    Trainer t(tiny_spec(), o);
+    t.train_epoch(data);
+    const std::vector<float> before = flat_parameters(t.model());
+    t.train_epoch(data);
+    const std::vector<float> after = flat_parameters(t.model());
+    EXPECT_EQ(before == after, schedule == LrSchedule::Cosine) << to_string(schedule);
+  }
+}
+
+TEST_F(TrainResume, ResumingACosineScheduleKeepsItsHorizonAndEqualsUninterruptedTraining) {
+  const Dataset train = take_first(train_, 300);
+  ModelSpec spec;
+  spec.hidden = 16;
+  TrainOptions o;
+  o.batch = 50;
+  o.epochs = 3;
+  o.lr_schedule = LrSchedule::Cosine;
+  Trainer straight(spec, o);
+  for (int e = 0; e < 3; ++e) straight.train_epoch(train);
+
+  Trainer first(spec, o);
+  first.train_epoch(train);
+  const std::string path = temp_path("resume_cosine.safetensors");
+  first.save(path);
+  std::unique_ptr<Trainer> resumed = Trainer::resume(path);
+  EXPECT_EQ(resumed->options().lr_schedule, LrSchedule::Cosine);
+  EXPECT_EQ(resumed->options().epochs, 3);
+  resumed->train_epoch(train);
+  resumed->train_epoch(train);
+  const std::vector<float> a = flat_parameters(straight.model()), b = flat_parameters(resumed->model());
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0);
+  std::filesystem::remove(path);
+}
+
+// Checkpoints from before schedules resume at a constant rate; a bad schedule
+// name or a cosine without its horizon is an IoError naming the key.
+TEST(TrainCheckpoint, LrScheduleMetadataIsCheckedAndOldCheckpointsAreConstant) {
+  TrainOptions o;
+  o.lr_schedule = LrSchedule::Cosine;
+  o.epochs = 4;
+  Trainer t(tiny_spec(), o);
+  const std::string path = temp_path("schedule.safetensors");
+  t.save(path);
+  const Checkpoint good = load_checkpoint(path);
+  EXPECT_EQ(good.metadata.at("train.lr_schedule"), "cosine");
+  EXPECT_EQ(good.metadata.at("train.lr_schedule_epochs"), "4");
+  auto resume_with = [&](const char* key, const char* value) {
+    Checkpoint ck = good;
+    if (value) ck.metadata[key] = value;
+    else ck.metadata.erase(key);
+    save_checkpoint(path, ck);
+    return Trainer::resume(path);
+  };
+  const std::pair<const char*, const char*> bad[] = {
+      {"train.lr_schedule", "linear"}, {"train.lr_schedule_epochs", "-2"}, {"train.lr_schedule_epochs", nullptr}};
+  for (const auto& [key, value] : bad) {
+    try {
+      resume_with(key, value);
+      ADD_FAILURE() << key << " = " << (value ? value : "(absent)") << " was accepted";
+    } catch (const IoError& e) {
+      EXPECT_NE(std::string(e.what()).find(key), std::string::npos) << e.what();
+    }
+  }
+  Checkpoint old = good;
+  old.metadata.erase("train.lr_schedule_epochs");
+  old.metadata.erase("train.lr_schedule");
+  save_checkpoint(path, old);
+  EXPECT_EQ(Trainer::resume(path)->options().lr_schedule, LrSchedule::Constant);
   std::filesystem::remove(path);
 }
 

@@ -15,7 +15,7 @@ namespace {
 
 struct TrainArgs {
   DataOptions data;
-  std::string out, resume, adversarial = "none";
+  std::string out, resume, adversarial = "none", lr_schedule = "constant";
   ModelSpec spec;
   TrainOptions train;
   bool decoupled = false, no_test = false;
@@ -39,7 +39,7 @@ void refuse_settings_beside_resume(const CLI::App& sub) {
                                           "--hidden", "--lambda", "--t-end", "--rtol", "--atol",
                                           "--learn-lambda", "--clip", "--stable-penalty", "--adv", "--adv-eps",
                                           "--adv-steps", "--trades-beta", "--seed", "--node-steps",
-                                          "--steady-state"};
+                                          "--steady-state", "--lr-schedule"};
   std::string given;
   for (const char* name : kSettings)
     if (sub.get_option(name)->count() > 0) given += (given.empty() ? "" : ", ") + std::string(name);
@@ -48,13 +48,25 @@ void refuse_settings_beside_resume(const CLI::App& sub) {
                           " cannot be given with it; drop them, or start a new run without --resume to change them");
 }
 
-void run(TrainArgs& a) {
+// The cosine schedule decays over the epochs of the run that started it; a resumed
+// run keeps that horizon (another --epochs would change the rates already used).
+void keep_cosine_horizon(const Trainer& trainer, const TrainArgs& a, bool epochs_given) {
+  if (trainer.options().lr_schedule != LrSchedule::Cosine || !epochs_given || a.train.epochs == trainer.options().epochs)
+    return;
+  throw InvalidArgument("--epochs " + std::to_string(a.train.epochs) + ": '" + a.resume +
+                        "' follows a cosine learning-rate schedule over " + std::to_string(trainer.options().epochs) +
+                        " epochs; resume with --epochs " + std::to_string(trainer.options().epochs) + " or omit it");
+}
+
+void run(TrainArgs& a, bool epochs_given) {
   apply_common_options(a.common);
   check_output_path(a.out, "--out");  // now rather than after the first epoch
   std::unique_ptr<Trainer> trainer;
   nlohmann::json resumed;  // part of the --json document, so stdout stays one JSON value
   if (!a.resume.empty()) {
     trainer = Trainer::resume(a.resume);
+    keep_cosine_horizon(*trainer, a, epochs_given);
+    if (trainer->options().lr_schedule == LrSchedule::Cosine) a.train.epochs = trainer->options().epochs;
     if (trainer->epochs_done() > a.train.epochs)
       throw InvalidArgument("--epochs " + std::to_string(a.train.epochs) + ": '" + a.resume + "' has already trained " +
                             std::to_string(trainer->epochs_done()) + " epochs");
@@ -68,6 +80,7 @@ void run(TrainArgs& a) {
     if (a.spec.kind == "nmode") notice_rtol_floor(a.spec.rtol, false);  // models solve in float
     a.train.adam.decay_mode = a.decoupled ? WeightDecay::Decoupled : WeightDecay::L2;
     a.train.adversarial = parse_adversarial_training(a.adversarial);
+    a.train.lr_schedule = parse_lr_schedule(a.lr_schedule);
     a.train.validate();
     if (a.spec.kind != "node" && a.train.steady_state > 0)
       throw InvalidArgument("--steady-state is TisODE's regulariser of a neural ODE; it needs --model node");
@@ -133,6 +146,9 @@ void register_train(CLI::App& app) {
       ->check(CLI::Range(0, 100000))->capture_default_str();
   sub->add_option("--batch", a->train.batch, "Batch size")->check(CLI::Range(int64_t(1), int64_t(1) << 20))->capture_default_str();
   sub->add_option("--lr", a->train.adam.lr, "Adam learning rate")->capture_default_str();
+  sub->add_option("--lr-schedule", a->lr_schedule,
+                  "constant, or cosine: decay from --lr to 0 over --epochs, before every batch")
+      ->check(CLI::IsMember({"constant", "cosine"}))->capture_default_str();
   sub->add_option("--weight-decay", a->train.adam.weight_decay, "Weight decay (L2 in the gradient, as Adam's wd)")->capture_default_str();
   sub->add_flag("--decoupled", a->decoupled, "Decoupled weight decay (AdamW) instead of L2");
   sub->add_option("--model", a->spec.kind,
@@ -163,7 +179,7 @@ void register_train(CLI::App& app) {
   add_common_options(*sub, a->common, false);  // the CPU backend runs whole models
   sub->callback([a, sub] {
     if (!a->resume.empty()) refuse_settings_beside_resume(*sub);
-    run(*a);
+    run(*a, sub->get_option("--epochs")->count() > 0);
   });
 }
 
