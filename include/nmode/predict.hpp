@@ -19,7 +19,7 @@ struct Predictions {
 // inputs: (n, model.input_dim()). Throws InvalidArgument for another width or
 // batch < 1; a row of non-finite logits (the solver failed) gets NaN
 // probabilities and class -1, so it never counts as a confident answer.
-Predictions predict(Sequential& model, const Tensor& inputs, int64_t batch = 256);
+Predictions predict(Classifier& model, const Tensor& inputs, int64_t batch = 256);
 
 // Row-wise softmax of (n, k) logits, computed in double (max subtracted first,
 // so no overflow), into `out` (resized).

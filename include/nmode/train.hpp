@@ -11,6 +11,7 @@
 
 #include "nmode/attack.hpp"
 #include "nmode/dataset.hpp"
+#include "nmode/device.hpp"
 #include "nmode/model.hpp"
 #include "nmode/model_io.hpp"  // load_model, save_model: here before they had a header
 #include "nmode/ode.hpp"
@@ -19,6 +20,7 @@
 namespace nmode {
 
 class AdversarialInputs;  // src/train/adversarial.hpp
+class CudaModel;          // nmode/cuda_model.hpp
 
 // Adversarial training (baselines): PGD-AT (Madry) trains on PGD examples;
 // TRADES adds beta * KL(f(x) || f(x_adv)) to the clean loss.
@@ -82,6 +84,14 @@ class Trainer {
   EpochStats train_epoch(const Dataset& train, const ProgressFn& progress = {});
   // The check train_epoch makes, for callers that want it before any output.
   void check_data(const Dataset& train) const;
+  // Where the next epochs run their forward and backward passes (default: the
+  // CPU). On Cuda the model's GPU copy computes them; the data, the loss and Adam
+  // stay on the host, and the parameters are uploaded after every step, so a
+  // checkpoint is the same file either way. Throws InvalidArgument for what the
+  // GPU path lacks (adversarial training, the steady-state regulariser, a layer
+  // without a CUDA implementation) and Error when no GPU is usable.
+  void set_device(Device device);
+  Device device() const { return gpu_ ? Device::Cuda : Device::Cpu; }
   // Atomic (temporary file + rename). The metadata also records the data
   // ("data.name", "data.examples", "data.input", for a dataset folder
   // "data.checksum") and "nmode.version".
@@ -115,6 +125,7 @@ class Trainer {
   std::string data_name_, data_checksum_;
   int64_t data_examples_ = 0;
   std::unique_ptr<AdversarialInputs> adversarial_;
+  std::unique_ptr<CudaModel> gpu_;  // set_device(Cuda)
   // Reused across batches: no allocation in the steady state.
   Tensor x_, x_adv_, logits_, dlogits_, logits_adv_, dlogits_adv_;
   std::vector<int32_t> y_;
@@ -130,7 +141,7 @@ struct EvalReport {
   double accuracy() const { return examples ? double(correct) / double(examples) : 0.0; }
 };
 
-EvalReport evaluate(Sequential& model, const Dataset& data, int64_t batch = 256, const ProgressFn& progress = {});
+EvalReport evaluate(Classifier& model, const Dataset& data, int64_t batch = 256, const ProgressFn& progress = {});
 
 
 const char* to_string(AdversarialTraining a);

@@ -24,7 +24,7 @@ void softmax_rows(const Tensor& logits, Tensor& out) {
   }
 }
 
-Predictions predict(Sequential& model, const Tensor& inputs, int64_t batch) {
+Predictions predict(Classifier& model, const Tensor& inputs, int64_t batch) {
   if (batch < 1) throw InvalidArgument("batch must be >= 1, got " + std::to_string(batch));
   const int64_t d = model.input_dim(), k = model.num_classes();
   if (inputs.rank() != 2 || inputs.dim(1) != d)
@@ -34,13 +34,9 @@ Predictions predict(Sequential& model, const Tensor& inputs, int64_t batch) {
   Predictions p;
   p.logits.resize({n, k});
   p.classes.assign(static_cast<size_t>(n), -1);
-  Tensor x, z;
-  for (int64_t first = 0; first < n; first += batch) {
+  for (int64_t first = 0; first < n; first += batch) {  // rows are contiguous: no staging copy
     const int64_t b = std::min(batch, n - first);
-    x.resize({b, d});
-    std::memcpy(x.data(), inputs.data() + first * d, sizeof(float) * size_t(b * d));
-    model.forward(x, z, false);
-    std::memcpy(p.logits.data() + first * k, z.data(), sizeof(float) * size_t(b * k));
+    model.forward(inputs.data() + first * d, b, p.logits.data() + first * k, false);
   }
   softmax_rows(p.logits, p.probabilities);
   for (int64_t i = 0; i < n; ++i) {

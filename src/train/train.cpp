@@ -14,6 +14,7 @@
 #include "io/metadata.hpp"
 #include "nmode/attack_ops.hpp"
 #include "nmode/checkpoint.hpp"
+#include "nmode/cuda_model.hpp"
 #include "nmode/error.hpp"
 #include "nmode/loss.hpp"
 #include "nmode/model_io.hpp"
@@ -44,7 +45,7 @@ void gather_batch(const Dataset& data, const std::vector<int64_t>& order, int64_
 
 // Widths and labels that fit the model: a label past its classes would index
 // past the logits (loss) and the per-class counts.
-void check_features(const Dataset& data, const Sequential& model) {
+void check_features(const Dataset& data, const Classifier& model) {
   if (data.images.dim(1) != model.input_dim())
     throw InvalidArgument("dataset '" + data.name + "' has " + std::to_string(data.images.dim(1)) +
                           " features per example but the model expects " + std::to_string(model.input_dim()));
@@ -246,10 +247,35 @@ void Trainer::backward_trades_through_adversarial() {
   model_->backward(dlogits_adv_);
 }
 
+void Trainer::set_device(Device device) {
+  if (device == Device::Auto) throw InvalidArgument("Trainer::set_device: resolve auto first (resolve_device)");
+  if (device == Device::Cpu) {
+    gpu_.reset();
+    return;
+  }
+  if (options_.adversarial != AdversarialTraining::None)
+    throw InvalidArgument(std::string("adversarial training (") + to_string(options_.adversarial) +
+                          ") runs on the CPU only; train it with --device cpu");
+  if (options_.steady_state > 0)
+    throw InvalidArgument("the steady-state regulariser (TisODE) runs on the CPU only; train it with --device cpu");
+  gpu_ = std::make_unique<CudaModel>(*model_);
+}
+
 // One optimizer step on the batch in x_, y_; returns the batch's summed loss and
 // correct count, accumulates the solver statistics of its clean (or PGD) pass.
 Trainer::BatchOutcome Trainer::train_batch(SolveStats& solver) {
   const int64_t b = x_.dim(0);
+  if (gpu_) {  // set_device refused what this path lacks (adversarial inputs, TisODE)
+    model_->zero_grad();
+    gpu_->forward(x_, logits_, true);
+    BatchOutcome outcome;
+    outcome.loss_sum = softmax_cross_entropy(logits_, y_.data(), &dlogits_) * double(b);
+    outcome.correct = count_correct(logits_, y_.data());
+    gpu_->backward(dlogits_);
+    adam_.step(model_->parameters());
+    gpu_->upload_parameters();
+    return outcome;
+  }
   const Tensor* input = &x_;
   if (options_.adversarial != AdversarialTraining::None) {
     craft_adversarial_inputs();
@@ -313,7 +339,7 @@ EpochStats Trainer::train_epoch(const Dataset& train, const ProgressFn& progress
   return stats;
 }
 
-EvalReport evaluate(Sequential& model, const Dataset& data, int64_t batch, const ProgressFn& progress) {
+EvalReport evaluate(Classifier& model, const Dataset& data, int64_t batch, const ProgressFn& progress) {
   const auto t0 = std::chrono::steady_clock::now();
   if (batch < 1) throw InvalidArgument("batch must be >= 1, got " + std::to_string(batch));
   const int64_t n = data.size();
@@ -330,8 +356,10 @@ EvalReport evaluate(Sequential& model, const Dataset& data, int64_t batch, const
   for (int64_t first = 0; first < n; first += batch) {
     const int64_t b = std::min(batch, n - first);
     gather_batch(data, order, first, b, x, y);
-    model.forward(x, logits, false);
-    r.solver.merge(last_solver_stats(model));
+    logits.resize({b, k});
+    model.forward(x.data(), b, logits.data(), false);
+    // Solver statistics come from the CPU model's layers; a GPU copy reports none.
+    if (auto* layers = dynamic_cast<Sequential*>(&model)) r.solver.merge(last_solver_stats(*layers));
     loss_sum += softmax_cross_entropy(logits, y.data(), nullptr) * double(b);
     for (int64_t i = 0; i < b; ++i) {
       const int32_t label = y[size_t(i)];

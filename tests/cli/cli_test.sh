@@ -232,9 +232,53 @@ for target in $("$nmode" info --json | jq -r '.simd_supported[]'); do
     { echo "FAIL: NMODE_SIMD=$target solve printed: $(cat "$work/out")" >&2; failures=$((failures + 1)); }
 done
 
-# Devices: without a GPU, cuda is an error that says so and auto falls back with
-# a one-line notice; with one, both run.
-if "$nmode" info --json | grep -q '"gpu": true'; then
+# Devices: every command that computes takes --device. Without a GPU, cuda is an
+# error that says so before any output or file, and auto falls back with a
+# one-line notice; with one, both run.
+device_commands=(
+  "train --data-dir $work/good --epochs 1 ${tiny[*]} --no-test --out $work/dev.safetensors"
+  "eval --model $work/m.safetensors --data-dir $work/good"
+  "attack --model $work/m.safetensors --data-dir $work/good --eps 0.1 --n 20 --steps 2"
+  "certify --model $work/m.safetensors --data-dir $work/good --n 20 --delta 0.01"
+  "perturb --model $work/m.safetensors --data-dir $work/good --n 5 --noise 0.3 --resize --blur --brightness"
+  "predict --model $work/m.safetensors --input $work/x.npy"
+  "solve --lambda 3 --t-end 1 --gamma 0.5"
+  "bench-solver --n 1000 --repeat 1"
+  "demo --batch 4 --width 16")
+gpu=0
+"$nmode" info --json | grep -q '"gpu": true' && gpu=1
+for command in "${device_commands[@]}"; do
+  read -ra args <<<"$command"
+  if ((gpu)); then
+    expect 0 "" -- "$nmode" "${args[@]}" --device cuda
+  else
+    rm -f "$work/dev.safetensors"
+    expect 1 "--device cuda: no usable GPU (" -- "$nmode" "${args[@]}" --device cuda
+    [[ ! -s $work/out && ! -e $work/dev.safetensors ]] ||
+      { echo "FAIL: ${args[0]} --device cuda worked before refusing: $(head -2 "$work/out")" >&2; failures=$((failures + 1)); }
+    expect 0 "running on the CPU" -- "$nmode" "${args[@]}" --device auto
+    [[ $(grep -c "running on the CPU" "$work/err") == 1 ]] ||
+      { echo "FAIL: ${args[0]} --device auto: want one fallback notice, got: $(cat "$work/err")" >&2; failures=$((failures + 1)); }
+  fi
+done
+# What the GPU path lacks stays on the CPU under auto, with the reason.
+expect 0 "" -- "$nmode" certify --model "$work/m.safetensors" --data-dir "$work/good" --n 20 --delta 0.01 --device auto
+((gpu == 0)) || grep -q "certify computes on the CPU" "$work/err" ||
+  { echo "FAIL: certify --device auto on a GPU machine gave no notice" >&2; failures=$((failures + 1)); }
+
+# tools/gpu-check.sh: an incomplete package is exit 2; no usable GPU is exit 3, before any check.
+pkg="$work/gpu-check"
+mkdir -p "$pkg/bin"
+cp "$(dirname "${BASH_SOURCE[0]}")/../../tools/gpu-check.sh" "$pkg/"
+expect 2 "bin/nmode missing; build the folder with tools/gpu-package.sh" -- bash "$pkg/gpu-check.sh"
+ln -s "$nmode" "$pkg/bin/nmode"
+for f in bench_ode test_ode_cuda test_cuda_model test_cuda_classifier test_train_on_gpu; do ln -s /bin/true "$pkg/bin/$f"; done
+if ((gpu == 0)); then
+  expect 3 "gpu-check: no usable GPU: " -- bash "$pkg/gpu-check.sh"
+  [[ ! -e $pkg/gpu-check-report.txt ]] || { echo "FAIL: gpu-check wrote a report without a GPU" >&2; failures=$((failures + 1)); }
+fi
+
+if ((gpu)); then
   expect 0 "" -- "$nmode" attack --model "$work/m.safetensors" --data-dir "$work/good" --eps 0.1 --n 20 --steps 2 --device cuda
   # The model on the GPU, its surrogate's gradients on the CPU.
   expect 0 "" -- "$nmode" attack --model "$work/m.safetensors" --data-dir "$work/good" --attack pgd surrogate-pgd --eps 0.1 --n 20 --steps 2 --device cuda

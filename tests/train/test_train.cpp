@@ -14,9 +14,9 @@
 #endif
 
 #include "nmode/checkpoint.hpp"
+#include "support/synthetic_data.hpp"
 #include "nmode/dataset.hpp"
 #include "nmode/error.hpp"
-#include "nmode/random.hpp"
 #include "nmode/train.hpp"
 
 namespace nmode {
@@ -107,8 +107,29 @@ TEST_F(TrainDeterminism, SameResultOnOneAndTwoThreads) {
   EXPECT_EQ(std::memcmp(results[0].data(), results[1].data(), results[0].size() * sizeof(float)), 0);
 }
 
+// Trains `total` epochs straight, and `before` epochs, saved, resumed and the
+// rest: the parameters must be bitwise alike. Returns the resumed trainer.
+std::unique_ptr<Trainer> expect_resuming_equals_straight(const ModelSpec& spec, const TrainOptions& o,
+                                                         const Dataset& train, int before, int total,
+                                                         const std::string& name) {
+  Trainer straight(spec, o);
+  for (int e = 0; e < total; ++e) straight.train_epoch(train);
+  Trainer first(spec, o);
+  for (int e = 0; e < before; ++e) first.train_epoch(train);
+  const std::string path = temp_path(name + ".safetensors");
+  first.save(path);
+  std::unique_ptr<Trainer> resumed = Trainer::resume(path);
+  std::filesystem::remove(path);
+  EXPECT_EQ(resumed->epochs_done(), before);
+  for (int e = before; e < total; ++e) resumed->train_epoch(train);
+  const std::vector<float> a = flat_parameters(straight.model()), b = flat_parameters(resumed->model());
+  EXPECT_EQ(a.size(), b.size());
+  EXPECT_TRUE(a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0)
+      << "resumed parameters differ from uninterrupted training";
+  return resumed;
+}
+
 TEST_F(TrainResume, ResumingFromACheckpointEqualsUninterruptedTraining) {
-  const Dataset train = take_first(train_, 500);
   ModelSpec spec;
   spec.hidden = 32;
   spec.learn_lambda = true;
@@ -117,21 +138,7 @@ TEST_F(TrainResume, ResumingFromACheckpointEqualsUninterruptedTraining) {
   o.epochs = 2;
   o.adam.weight_decay = 1e-4;
   o.clip = 0.5;
-  Trainer straight(spec, o);
-  straight.train_epoch(train);
-  straight.train_epoch(train);
-
-  Trainer first(spec, o);
-  first.train_epoch(train);
-  const std::string path = temp_path("resume.safetensors");
-  first.save(path);
-  std::unique_ptr<Trainer> resumed = Trainer::resume(path);
-  EXPECT_EQ(resumed->epochs_done(), 1);
-  resumed->train_epoch(train);
-  const std::vector<float> a = flat_parameters(straight.model()), b = flat_parameters(resumed->model());
-  ASSERT_EQ(a.size(), b.size());
-  EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0);
-  std::filesystem::remove(path);
+  expect_resuming_equals_straight(spec, o, take_first(train_, 500), 1, 2, "resume");
 }
 
 TEST(TrainCheckpoint, SavedModelLoadsWithItsSpecAndGivesTheSameLogits) {
@@ -333,15 +340,7 @@ TEST(LrSchedule, ConstantKeepsTheRateAndCosineFollowsItsClosedForm) {
 // epoch (without weight decay) leaves every parameter as it was; at a constant
 // rate the same epoch moves them.
 TEST(LrSchedule, AnEpochPastTheCosineHorizonLeavesTheParametersAlone) {
-  Dataset data;
-  data.name = "synthetic";
-  data.classes = 3;
-  data.images = Tensor({30, 6});
-  data.rows = 1;
-  data.cols = 6;
-  SplitMix64 rng(5);
-  for (float& v : data.images.vector()) v = float(rng.next_uniform01());
-  for (int i = 0; i < 30; ++i) data.labels.push_back(i % 3);
+  const Dataset data = test::synthetic_dataset(30, 6, 3, 5);
   for (LrSchedule schedule : {LrSchedule::Cosine, LrSchedule::Constant}) {
     TrainOptions o;
     o.batch = 10;
@@ -357,29 +356,15 @@ TEST(LrSchedule, AnEpochPastTheCosineHorizonLeavesTheParametersAlone) {
 }
 
 TEST_F(TrainResume, ResumingACosineScheduleKeepsItsHorizonAndEqualsUninterruptedTraining) {
-  const Dataset train = take_first(train_, 300);
   ModelSpec spec;
   spec.hidden = 16;
   TrainOptions o;
   o.batch = 50;
   o.epochs = 3;
   o.lr_schedule = LrSchedule::Cosine;
-  Trainer straight(spec, o);
-  for (int e = 0; e < 3; ++e) straight.train_epoch(train);
-
-  Trainer first(spec, o);
-  first.train_epoch(train);
-  const std::string path = temp_path("resume_cosine.safetensors");
-  first.save(path);
-  std::unique_ptr<Trainer> resumed = Trainer::resume(path);
+  const auto resumed = expect_resuming_equals_straight(spec, o, take_first(train_, 300), 1, 3, "resume_cosine");
   EXPECT_EQ(resumed->options().lr_schedule, LrSchedule::Cosine);
   EXPECT_EQ(resumed->options().epochs, 3);
-  resumed->train_epoch(train);
-  resumed->train_epoch(train);
-  const std::vector<float> a = flat_parameters(straight.model()), b = flat_parameters(resumed->model());
-  ASSERT_EQ(a.size(), b.size());
-  EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0);
-  std::filesystem::remove(path);
 }
 
 // Checkpoints from before schedules resume at a constant rate; a bad schedule

@@ -21,8 +21,9 @@
 #   ADV_EPS ADV_STEPS TRADES_BETA   adversarial training (0.05, 10, 6)
 #   PGD_STEPS APGD_STEPS SQUARE_QUERIES   attacks (40, 100, 5000 / 40, 100, 500)
 #   PLUS_CLIP PLUS_PENALTY          nmODE+ weight clip and stability penalty (0.05, 1e-3)
-#   NODE_HIDDEN NODE_T_END TISODE_WEIGHT   neural-ODE baselines: state width, integration
-#                   time, TisODE's steady-state weight (256, 1, 0.1)
+#   NODE_HIDDEN NODE_T_END NODE_LR_SCHEDULE TISODE_WEIGHT   neural-ODE baselines: state
+#                   width, integration time, learning-rate schedule (constant or cosine),
+#                   TisODE's steady-state weight (256, 1, cosine, 0.1)
 #   THREADS         CPU threads per nmode command (0 = all cores)
 
 # The settings and arrays set here are read by the scripts that source this file.
@@ -86,7 +87,7 @@ exp_init() {
   : "${ADV_EPS:=0.05}" "${ADV_STEPS:=10}" "${TRADES_BETA:=6}"
   : "${PGD_STEPS:=40}" "${APGD_STEPS:=100}"
   : "${PLUS_CLIP:=0.05}" "${PLUS_PENALTY:=1e-3}"
-  : "${NODE_HIDDEN:=256}" "${NODE_T_END:=1}" "${TISODE_WEIGHT:=0.1}"
+  : "${NODE_HIDDEN:=256}" "${NODE_T_END:=1}" "${NODE_LR_SCHEDULE:=cosine}" "${TISODE_WEIGHT:=0.1}"
   THREAD_FLAGS=(--threads "$THREADS")
 
   [[ -x $NMODE_BIN ]] ||
@@ -142,7 +143,8 @@ comparison_model() {
   local adv_pgd=(--adv pgd --adv-eps "$ADV_EPS" --adv-steps "$ADV_STEPS")
   local adv_trades=(--adv trades --adv-eps "$ADV_EPS" --adv-steps "$ADV_STEPS" --trades-beta "$TRADES_BETA")
   local mlp=(--model mlp-relu --hidden "$HIDDEN")
-  local node=(--model node --hidden "$NODE_HIDDEN" --t-end "$NODE_T_END" --rtol "$RTOL" --atol "$ATOL")
+  local node=(--model node --hidden "$NODE_HIDDEN" --t-end "$NODE_T_END" --rtol "$RTOL" --atol "$ATOL"
+    --lr-schedule "$NODE_LR_SCHEDULE")
   nmode_flags "$T_END" "$HIDDEN"
   case "$1" in
     nmode) LABEL="nmODE" ;;
@@ -161,7 +163,7 @@ comparison_model() {
 # The settings lines every table states about the models above.
 comparison_settings() {
   echo "- nmODE: 784 → Linear($HIDDEN) → nmODE(λ = $LAMBDA, t̄ = $T_END; DP5(4) solver rtol = $RTOL, atol = $ATOL) → Linear(10); MLP-ReLU: 784 → Linear($HIDDEN) → ReLU → Linear(10)"
-  echo "- NODE (ODE-Net, Chen et al. 2018): 784 → Linear($NODE_HIDDEN) → ReLU → dh/dt = tanh(W h + b), t̄ = $NODE_T_END (DP5(4), one adaptive step per sample, rtol = $RTOL, atol = $ATOL) → Linear(10); AT-NODE = NODE + PGD-AT, ODE-TRADES = NODE + TRADES; TisODE (Yan et al. 2019): NODE + steady-state loss $TISODE_WEIGHT · mean|f(h(t̄))|"
+  echo "- NODE (ODE-Net, Chen et al. 2018): 784 → Linear($NODE_HIDDEN) → ReLU → dh/dt = tanh(W h + b), t̄ = $NODE_T_END (DP5(4), one adaptive step per sample, rtol = $RTOL, atol = $ATOL) → Linear(10), Adam with a $NODE_LR_SCHEDULE learning rate; AT-NODE = NODE + PGD-AT, ODE-TRADES = NODE + TRADES; TisODE (Yan et al. 2019): NODE + steady-state loss $TISODE_WEIGHT · mean|f(h(t̄))|"
   echo "- adversarial training: PGD-AT (Madry) and TRADES (β = $TRADES_BETA), L∞ ε = $ADV_EPS, $ADV_STEPS PGD steps per batch"
 }
 
@@ -191,12 +193,13 @@ ensure_model() {
     return
   fi
   need_dataset "$dataset"
-  local partial="$MODELS_DIR/$key.partial.safetensors" resume=()
-  [[ -f $partial ]] && resume=(--resume "$partial") && log "resuming $partial"
+  local partial="$MODELS_DIR/$key.partial.safetensors" settings=("$@" --batch "$BATCH" --lr "$LR" --seed "$seed")
+  # A resumed run continues with the checkpoint's own settings (train refuses them beside --resume).
+  [[ -f $partial ]] && settings=(--resume "$partial") && log "resuming $partial"
   log "training $key"
   local start=$SECONDS
-  "$NMODE_BIN" train --dataset "$dataset" "$@" --epochs "$EPOCHS" --limit "$LIMIT" --batch "$BATCH" --lr "$LR" \
-    --seed "$seed" --no-test --json "${THREAD_FLAGS[@]}" "${resume[@]}" --out "$partial" >>"$MODELS_DIR/$key.train.json"
+  "$NMODE_BIN" train --dataset "$dataset" "${settings[@]}" --epochs "$EPOCHS" --limit "$LIMIT" \
+    --no-test --json "${THREAD_FLAGS[@]}" --out "$partial" >>"$MODELS_DIR/$key.train.json"
   mv -f "$partial" "$MODEL"
   log "trained in $((SECONDS - start)) s"
 }

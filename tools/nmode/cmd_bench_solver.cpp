@@ -74,7 +74,7 @@ void run(const BenchArgs& a, Device device) {
 void register_bench_solver(CLI::App& app) {
   auto args = std::make_shared<BenchArgs>();
   CLI::App* sub = app.add_subcommand("bench-solver", "Measure solver throughput on random gammas ~ N(0, 2^2)");
-  sub->add_option("--n", args->n, "Number of elements")->check(CLI::Range(int64_t(1), int64_t(1) << 31))
+  sub->add_option("--n", args->n, "Number of elements")->check(CLI::Range(int64_t(1), int64_t(1) << 34))
       ->capture_default_str();
   sub->add_option("--t-end", args->solver.t_end, "Integration time")->capture_default_str();
   sub->add_option("--lambda", args->solver.lambda, "Decay rate")->capture_default_str();

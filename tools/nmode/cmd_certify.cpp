@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli.hpp"
+#include "model_on_device.hpp"
 #include "data_options.hpp"
 #include "nmode/certify_model.hpp"
 #include "nmode/error.hpp"
@@ -23,7 +24,12 @@ struct CertifyArgs {
 };
 
 void run(const CertifyArgs& a) {
-  apply_common_options(a.common);
+  // The certificate covers the float network that computed the logits, whose solver
+  // error it measures against double solves layer by layer: that is the CPU model.
+  gpu_or_cpu(apply_common_options(a.common), a.common, [] {
+    throw InvalidArgument("certify computes on the CPU (the certificate covers the CPU's float network, measured "
+                          "layer by layer against double-precision solves)");
+  });
   const auto [model, spec, data] = load_model_and_data(a.model, a.data, Split::Test, a.n, "--n");
   const Norm norm = parse_norm(a.norm);
   const ModelCertificate c = certify_model(*model, data.images, data.labels.data(), norm, 256, !a.exact_ode);
@@ -71,7 +77,7 @@ void register_certify(CLI::App& app) {
                 "Certify the exact ODE map (the paper's setting). By default the certificate covers the computed "
                 "float network: each unit's solver error at the input, measured against a double solve at "
                 "rtol = atol = 1e-10, and twice the largest such error for the perturbed input come off the margins");
-  add_common_options(*sub, a->common, false);
+  add_common_options(*sub, a->common);
   sub->callback([a] { run(*a); });
 }
 

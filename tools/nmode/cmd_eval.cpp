@@ -7,6 +7,7 @@
 #include "data_options.hpp"
 #include "nmode/dataset.hpp"
 #include "nmode/train.hpp"
+#include "model_on_device.hpp"
 #include "progress.hpp"
 
 namespace nmode::cli {
@@ -21,11 +22,12 @@ struct EvalArgs {
 };
 
 void run(const EvalArgs& a) {
-  apply_common_options(a.common);
+  const Device device = apply_common_options(a.common);
   const auto [model, spec, data] =
       load_model_and_data(a.model, a.data, a.split == "train" ? Split::Train : Split::Test, a.limit, "--limit");
+  ModelOnDevice on_device(*model, device, a.common);
   ProgressBar bar("eval", "img");
-  const EvalReport r = evaluate(*model, data, a.batch, [&](int64_t done, int64_t total, double, double) { bar.update(done, total); });
+  const EvalReport r = evaluate(on_device.classifier(), data, a.batch, [&](int64_t done, int64_t total, double, double) { bar.update(done, total); });
   bar.finish();
   // A class without examples has no accuracy: null in JSON, n/a in text (0 would read as "always wrong").
   nlohmann::json per_class = nlohmann::json::array();
@@ -44,11 +46,12 @@ void run(const EvalArgs& a) {
                 {"accuracy", r.accuracy()}, {"loss", r.mean_loss}, {"per_class_accuracy", per_class},
                 {"solver", {{"mean_steps", r.solver.mean_accepted()}, {"max_steps", r.solver.max_accepted},
                             {"rejected", r.solver.rejected_steps}, {"failed", r.solver.failed()}}},
-                {"seconds", r.seconds}});
+                {"seconds", r.seconds}, {"device", to_string(on_device.device())}});
     return;
   }
-  std::printf("%s on %s/%s (%lld images): accuracy %.4f, loss %.4f, %.1f s\n", model_summary(model->describe()).c_str(),
-              a.data.dataset.c_str(), a.split.c_str(), (long long)r.examples, r.accuracy(), r.mean_loss, r.seconds);
+  std::printf("%s on %s/%s (%lld images): accuracy %.4f, loss %.4f, %.1f s, %s\n",
+              model_summary(model->describe()).c_str(), a.data.dataset.c_str(), a.split.c_str(), (long long)r.examples,
+              r.accuracy(), r.mean_loss, r.seconds, to_string(on_device.device()));
   std::printf("per class:%s\n", per_class_text.c_str());
   if (r.solver.elements > 0) std::printf("solver: %s\n", r.solver.summary().c_str());
 }
@@ -62,7 +65,7 @@ void register_eval(CLI::App& app) {
   sub->add_option("--split", a->split, "test or train")->check(CLI::IsMember({"test", "train"}))->capture_default_str();
   sub->add_option("--limit", a->limit, "Evaluate the first N images only (0: all)")->check(CLI::Range(int64_t(0), int64_t(1) << 40));
   sub->add_option("--batch", a->batch, "Batch size")->check(CLI::Range(int64_t(1), int64_t(1) << 20))->capture_default_str();
-  add_common_options(*sub, a->common, false);  // the CPU backend runs whole models
+  add_common_options(*sub, a->common);
   sub->callback([a] { run(*a); });
 }
 

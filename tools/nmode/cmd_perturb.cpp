@@ -13,6 +13,7 @@
 #include "nmode/perturb.hpp"
 #include "nmode/predict.hpp"
 #include "nmode/train.hpp"
+#include "model_on_device.hpp"
 
 namespace nmode::cli {
 namespace {
@@ -47,7 +48,7 @@ std::string level_label(const std::string& kind, double value) {
 
 // The first n images of `images` with the model's predictions (class -1, counted
 // wrong, where the logits are not finite).
-SheetRow sheet_row(Sequential& model, std::string label, const Tensor& images, const std::vector<int32_t>& labels,
+SheetRow sheet_row(Classifier& model, std::string label, const Tensor& images, const std::vector<int32_t>& labels,
                    int64_t n) {
   const int64_t dim = model.input_dim();
   Tensor first({n, dim});
@@ -63,12 +64,14 @@ SheetRow sheet_row(Sequential& model, std::string label, const Tensor& images, c
 }
 
 void run(const PerturbArgs& a) {
-  apply_common_options(a.common);
+  const Device device = apply_common_options(a.common);
   if (!a.sheet.empty()) {
     check_output_path(a.sheet, "--sheet");
     sheet_format_checked(a.sheet);
   }
   const auto [model, spec, data] = load_model_and_data(a.model, a.data, Split::Test, a.n, "--n");
+  ModelOnDevice on_device(*model, device, a.common);
+  Classifier& classifier = on_device.classifier();
   const int64_t rows = data.rows, cols = data.cols;
   struct Level {
     std::string kind;
@@ -86,7 +89,7 @@ void run(const PerturbArgs& a) {
   for (const Level& lv : levels) {
     Dataset d = data;
     d.images = lv.images;
-    const double acc = evaluate(*model, d, 512).accuracy();
+    const double acc = evaluate(classifier, d, 512).accuracy();
     results.push_back({{"kind", lv.kind}, {"level", lv.value}, {"accuracy", acc}});
     if (!a.common.json) std::printf("%-11s %-7g %.4f\n", lv.kind.c_str(), lv.value, acc);
   }
@@ -95,7 +98,7 @@ void run(const PerturbArgs& a) {
     const int64_t per_row = std::min<int64_t>(8, a.n);
     std::vector<SheetRow> sheet;
     for (const Level& lv : levels)
-      sheet.push_back(sheet_row(*model, level_label(lv.kind, lv.value), lv.images, data.labels, per_row));
+      sheet.push_back(sheet_row(classifier, level_label(lv.kind, lv.value), lv.images, data.labels, per_row));
     write_labelled_sheet(a.sheet, sheet, rows, cols, 2);
     if (!a.common.json)
       std::printf("example sheet (%s; rows: clean, noise, resize, blur, brightness levels; captions: predicted class, "
@@ -123,7 +126,7 @@ void register_perturb(CLI::App& app) {
   sub->add_option("--sheet", a->sheet,
                   "Write a sheet of examples here: a labelled row per level, each tile captioned with its predicted "
                   "class (green: right, red with an x: wrong); the extension picks the format, .png or .svg");
-  add_common_options(*sub, a->common, false);
+  add_common_options(*sub, a->common);
   sub->callback([a] { run(*a); });
 }
 

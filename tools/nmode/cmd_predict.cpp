@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cli.hpp"
+#include "model_on_device.hpp"
 #include "nmode/error.hpp"
 #include "nmode/input_array.hpp"
 #include "nmode/model_io.hpp"
@@ -66,7 +67,7 @@ nlohmann::json rows_json(const Predictions& p, bool with_logits) {
 }
 
 void run(const PredictArgs& a) {
-  apply_common_options(a.common);
+  const Device device = apply_common_options(a.common);
   const OutputKind kind = output_kind(a.output);  // every check before any work
   if (kind != OutputKind::None) check_output_path(a.output, "--output");
   ModelSpec spec;
@@ -76,7 +77,8 @@ void run(const PredictArgs& a) {
     throw InvalidArgument("--input " + a.input + ": the model expects " + std::to_string(model->input_dim()) +
                           " values per input, the file has " + std::to_string(in.values.dim(1)) + " (" +
                           std::to_string(in.rows) + " x " + std::to_string(in.cols) + ")");
-  const Predictions p = predict(*model, in.values, a.batch);
+  ModelOnDevice on_device(*model, device, a.common);
+  const Predictions p = predict(on_device.classifier(), in.values, a.batch);
   const int64_t n = p.logits.dim(0), k = p.logits.dim(1);
   if (kind == OutputKind::Npy) {
     const Tensor& t = a.logits ? p.logits : p.probabilities;
@@ -117,7 +119,7 @@ void register_predict(CLI::App& app) {
                   "(index, class, p0..)");
   sub->add_flag("--logits", a->logits, "Also give the logits (in the .npy: the logits instead of the probabilities)");
   sub->add_option("--batch", a->batch, "Batch size")->check(CLI::Range(int64_t(1), int64_t(1) << 20))->capture_default_str();
-  add_common_options(*sub, a->common, false);  // the CPU backend runs whole models
+  add_common_options(*sub, a->common);
   sub->callback([a] { run(*a); });
 }
 

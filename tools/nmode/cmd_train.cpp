@@ -8,6 +8,7 @@
 #include "nmode/dataset.hpp"
 #include "nmode/error.hpp"
 #include "nmode/train.hpp"
+#include "model_on_device.hpp"
 #include "progress.hpp"
 
 namespace nmode::cli {
@@ -59,7 +60,7 @@ void keep_cosine_horizon(const Trainer& trainer, const TrainArgs& a, bool epochs
 }
 
 void run(TrainArgs& a, bool epochs_given) {
-  apply_common_options(a.common);
+  const Device device = apply_common_options(a.common);
   check_output_path(a.out, "--out");  // now rather than after the first epoch
   std::unique_ptr<Trainer> trainer;
   nlohmann::json resumed;  // part of the --json document, so stdout stays one JSON value
@@ -100,9 +101,11 @@ void run(TrainArgs& a, bool epochs_given) {
     trainer = std::make_unique<Trainer>(a.spec, a.train);
   }
   trainer->check_data(train);
+  gpu_or_cpu(device, a.common, [&] { trainer->set_device(Device::Cuda); });
   if (!a.common.json)
     std::cout << model_summary(trainer->model().describe()) << " on " << data_name << " (" << train.size()
-              << " training examples, " << train.classes << " classes), batch " << trainer->options().batch << ", " << openmp_threads() << " threads\n";
+              << " training examples, " << train.classes << " classes), batch " << trainer->options().batch << ", "
+              << (trainer->device() == Device::Cuda ? "cuda" : std::to_string(openmp_threads()) + " cpu threads") << "\n";
   nlohmann::json epochs = nlohmann::json::array();
   // A checkpoint resumed at its last epoch has nothing left to train; --out still gets it.
   if (trainer->epochs_done() == trainer->options().epochs) trainer->save(a.out);
@@ -116,14 +119,18 @@ void run(TrainArgs& a, bool epochs_given) {
     bar.finish();
     trainer->save(a.out);
     double test_acc = -1;
-    if (!a.no_test) test_acc = evaluate(trainer->model(), test, 512).accuracy();
+    if (!a.no_test) {  // a fresh GPU copy: the parameters changed during the epoch
+      ModelOnDevice on_device(trainer->model(), trainer->device(), a.common);
+      test_acc = evaluate(on_device.classifier(), test, 512).accuracy();
+    }
     if (a.common.json) {
       epochs.push_back(epoch_json(e, test_acc));
     } else {
-      std::printf("epoch %d: loss %.4f, train acc %.4f, %s%.1f s (%.0f img/s), %.2f steps/element -> %s\n", e.epoch,
-                  e.mean_loss, e.accuracy,
-                  test_acc >= 0 ? ("test acc " + format_number(test_acc, 4) + ", ").c_str() : "", e.seconds,
-                  double(e.examples) / e.seconds, e.solver.mean_accepted(), a.out.c_str());
+      char steps[48] = "";  // the GPU path reports no solver statistics
+      if (e.solver.elements > 0) std::snprintf(steps, sizeof steps, ", %.2f steps/element", e.solver.mean_accepted());
+      std::printf("epoch %d: loss %.4f, train acc %.4f, %s%.1f s (%.0f img/s)%s -> %s\n", e.epoch, e.mean_loss,
+                  e.accuracy, test_acc >= 0 ? ("test acc " + format_number(test_acc, 4) + ", ").c_str() : "",
+                  e.seconds, double(e.examples) / e.seconds, steps, a.out.c_str());
       std::fflush(stdout);
     }
   }
@@ -176,7 +183,7 @@ void register_train(CLI::App& app) {
   sub->add_option("--limit", a->limit, "Train on the first N images only (0: all)")->check(CLI::Range(int64_t(0), int64_t(1) << 40));
   sub->add_option("--seed", a->train.seed, "Seed (initialisation, data order, attacks)")->capture_default_str();
   sub->add_flag("--no-test", a->no_test, "Skip the test-set accuracy after each epoch");
-  add_common_options(*sub, a->common, false);  // the CPU backend runs whole models
+  add_common_options(*sub, a->common);
   sub->callback([a, sub] {
     if (!a->resume.empty()) refuse_settings_beside_resume(*sub);
     run(*a, sub->get_option("--epochs")->count() > 0);
