@@ -2,8 +2,9 @@
 # Builds, where you develop (nvcc needed, no GPU), everything tools/gpu-check.sh
 # runs on a GPU machine, into one git-ignored folder that can be copied there:
 #   tools/gpu-package.sh [FOLDER]      (default: gpu-check/ at the repository root)
-# The folder holds bin/ (nmode, the CUDA tests, bench_ode), lib/ (Highway's
-# libhwy.so.1, which a GPU image may lack), data/ (MNIST, gzip-compressed),
+# The folder holds bin/ (nmode, the CUDA tests, bench_ode), lib/ (the shared
+# libraries a GPU image may lack: Highway, OpenMP's libgomp, zlib), data/ (MNIST,
+# gzip-compressed, as nmode reads it),
 # gpu-check.sh and MANIFEST; it must stay under 64 MiB. cuBLAS is not copied
 # (libcublasLt alone is 540 MB): gpu-check.sh uses the GPU machine's CUDA 13
 # runtime libraries.
@@ -30,7 +31,7 @@ cp build/test-cuda/bin/nmode build/test-cuda/bench/bench_ode "$out/bin/"
 for t in "${tests[@]}"; do cp "build/test-cuda/tests/$t" "$out/bin/"; done
 strip --strip-debug "$out"/bin/*
 # Shared libraries outside the C and C++ runtimes and CUDA that the binaries need.
-ldd "$out"/bin/* | awk '/=> \// {print $3}' | sort -u | grep -E 'libhwy' | xargs -r -I{} cp -L {} "$out/lib/"
+ldd "$out"/bin/* | awk '/=> \// {print $3}' | sort -u | grep -E 'libhwy|libgomp|libz\.' | xargs -r -I{} cp -L {} "$out/lib/"
 for f in data/mnist/*-ubyte; do gzip -9 -c "$f" >"$out/data/mnist/$(basename "$f").gz"; done
 cp tools/gpu-check.sh "$out/"
 {
