@@ -18,4 +18,19 @@ SolveStats solve_cuda(const SolverOptions& options, int64_t n, const float* d_ga
 SolveStats solve_cuda_from_host(const SolverOptions& options, int64_t n, const float* gamma, const float* y0,
                                 const SolveOutputs<float>& out);
 
+// What `nmode bench-solver --device cuda` reports, each the median of `repeat`
+// runs after one warm-up: the solve on device-resident data (buffers allocated
+// once; CUDA events around solve_cuda, whose tiny statistics copy is included),
+// and the same solve end to end from host arrays (solve_cuda_from_host: device
+// allocation and both copies included).
+struct CudaSolveTiming {
+  double kernel_seconds = 0.0;
+  double end_to_end_seconds = 0.0;
+  SolveStats stats;  // of the last run
+};
+// Outputs y, and dy/dgamma and dy/dlambda when `sensitivities`, are discarded.
+// Throws InvalidArgument for repeat < 1 and as solve_cuda does.
+CudaSolveTiming time_solve_cuda(const SolverOptions& options, int64_t n, const float* gamma, bool sensitivities,
+                                int repeat);
+
 }  // namespace nmode

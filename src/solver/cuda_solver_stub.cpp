@@ -15,6 +15,10 @@ SolveStats solve_cuda_from_host(const SolverOptions& o, int64_t n, const float* 
                                 const SolveOutputs<float>& out) {
   return solve_cuda(o, n, g, y0, out, nullptr);
 }
+CudaSolveTiming time_solve_cuda(const SolverOptions& o, int64_t n, const float* g, bool, int) {
+  solve_cuda(o, n, g, nullptr, SolveOutputs<float>{}, nullptr);
+  return {};
+}
 #endif
 
 }  // namespace nmode
