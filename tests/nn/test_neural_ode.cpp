@@ -19,6 +19,7 @@
 #include "nmode/neural_ode.hpp"
 #include "nmode/random.hpp"
 #include "nmode/train.hpp"
+#include "support/mnist_test_util.hpp"
 #include "support/simd_test_util.hpp"
 
 #ifdef _OPENMP
@@ -428,34 +429,12 @@ TEST(NeuralOdeModel, FactoryShapesAndMetadataRoundTrip) {
   EXPECT_THROW(spec.validate(), InvalidArgument);
 }
 
-std::string data_dir() {
-  const char* env = std::getenv("NMODE_DATA");
-  return env ? env : std::string(NMODE_TEST_DATA_DIR) + "/../../data";
-}
-
+// As the nmODE model's smoke test (test_train), on the neural-ODE model.
 TEST(NeuralOdeTraining, LossFallsAndAccuracyClearsAFloorOnAnMnistSubset) {
-  Dataset train, test;
-  try {
-    train = take_first(load_dataset("mnist", Split::Train, data_dir()), 4096);
-    test = take_first(load_dataset("mnist", Split::Test, data_dir()), 1000);
-  } catch (const IoError& e) {
-    GTEST_SKIP() << "MNIST not available: " << e.what();
-  }
   ModelSpec spec;
   spec.kind = "node";
   spec.hidden = 64;
-  TrainOptions o;
-  o.epochs = 2;
-  Trainer t(spec, o);
-  const EpochStats e1 = t.train_epoch(train);
-  const EpochStats e2 = t.train_epoch(train);
-  EXPECT_LT(e2.mean_loss, e1.mean_loss);
-  const EvalReport r = evaluate(t.model(), test);
-  // As the nmODE model's smoke test: 32 Adam steps on 4096 images; a broken
-  // gradient stays near chance (0.1-0.3).
-  EXPECT_GT(r.accuracy(), 0.75);
-  EXPECT_EQ(r.solver.failed(), 0);
-  EXPECT_GT(r.solver.mean_accepted(), 1.0);
+  test::expect_learns_on_an_mnist_subset(spec);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "nmode/dataset.hpp"
 #include "nmode/error.hpp"
 #include "nmode/train.hpp"
+#include "support/mnist_test_util.hpp"
 
 namespace nmode {
 namespace {
@@ -27,8 +28,7 @@ struct Trained {
 Trained& trained() {
   static Trained t = [] {
     Trained r;
-    const char* env = std::getenv("NMODE_DATA");
-    const std::string dir = env ? env : std::string(NMODE_TEST_DATA_DIR) + "/../../data";
+    const std::string dir = test::mnist_data_dir();
     try {
       Dataset train = take_first(load_dataset("mnist", Split::Train, dir), 6000);
       r.test = take_first(load_dataset("mnist", Split::Test, dir), 200);
@@ -114,9 +114,7 @@ TEST(RobustnessSanity, SquareFindsLittleThatPgdMissed) {
 
 TEST(AdversarialTraining, PgdAtAndTradesRunDeterministicallyAndRaiseRobustness) {
   NMODE_REQUIRE_MODEL();
-  const std::string dir = std::getenv("NMODE_DATA") ? std::getenv("NMODE_DATA")
-                                                    : std::string(NMODE_TEST_DATA_DIR) + "/../../data";
-  const Dataset train = take_first(load_dataset("mnist", Split::Train, dir), 2000);
+  const Dataset train = take_first(load_dataset("mnist", Split::Train, test::mnist_data_dir()), 2000);
   const Dataset& test = trained().test;
   ModelSpec spec;
   spec.hidden = 64;
