@@ -6,7 +6,9 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
+#include <vector>
 
 #include "nmode/gemm.hpp"
 #include "nmode/simd.hpp"
@@ -22,6 +24,18 @@ inline bool add_simd_context(const char* program) {
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s: %s\n", program, e.what());
     return false;
+  }
+}
+
+// The targets a sweep measures: the one NMODE_SIMD names, or every target this
+// CPU supports (none for a bad name, which add_simd_context reports).
+inline std::vector<SimdTarget> measured_targets() {
+  const char* forced = std::getenv("NMODE_SIMD");
+  if (!forced || !*forced) return supported_simd_targets();
+  try {
+    return {active_simd_target()};
+  } catch (const std::exception&) {
+    return {};
   }
 }
 

@@ -99,25 +99,14 @@ void BM_SolverVsFloor(benchmark::State& state) {
                  (sens ? " sens" : " value") + " threads=" + std::to_string(threads));
 }
 
-// The targets to measure: the one NMODE_SIMD names, or every supported one.
-std::vector<nmode::SimdTarget> measured_targets() {
-  const char* forced = std::getenv("NMODE_SIMD");
-  if (!forced || !*forced) return nmode::supported_simd_targets();
-  try {
-    return {nmode::active_simd_target()};
-  } catch (const std::exception&) {
-    return {};  // main reports the bad name
-  }
-}
-
 // Args: elements, t_end * 100, sensitivities, threads, SIMD target.
 void size_sweep(benchmark::internal::Benchmark* b) {
-  for (nmode::SimdTarget target : measured_targets())
+  for (nmode::SimdTarget target : nmode::bench::measured_targets())
     for (int p = 10; p <= 22; p += 2) b->Args({int64_t(1) << p, 100, 1, 2, int64_t(target)});
 }
 
 void config_sweep(benchmark::internal::Benchmark* b) {
-  for (nmode::SimdTarget target : measured_targets())
+  for (nmode::SimdTarget target : nmode::bench::measured_targets())
     for (int64_t t : {5, 100, 500})
       for (int64_t sens : {0, 1})
         for (int64_t threads : {1, 2}) b->Args({256 * 2048, t, sens, threads, int64_t(target)});

@@ -77,20 +77,9 @@ void BM_SurrogateVsSolver(benchmark::State& state) {
                  " threads=" + std::to_string(threads));
 }
 
-// The targets to measure: the one NMODE_SIMD names, or every supported one.
-std::vector<nmode::SimdTarget> measured_targets() {
-  const char* forced = std::getenv("NMODE_SIMD");
-  if (!forced || !*forced) return nmode::supported_simd_targets();
-  try {
-    return {nmode::active_simd_target()};
-  } catch (const std::exception&) {
-    return {};  // main reports the bad name
-  }
-}
-
 // t̄ = 1 (the reference model: steady state, λt̄ = 3) and t̄ = 0.2 (frozen forcing).
 void sweep(benchmark::internal::Benchmark* b) {
-  for (nmode::SimdTarget target : measured_targets())
+  for (nmode::SimdTarget target : nmode::bench::measured_targets())
     for (int64_t t : {100, 20})
       for (int64_t threads : {1, 2}) b->Args({t, threads, int64_t(target)});
 }
