@@ -3,16 +3,21 @@
 // with the time split into GEMM (the Linear layers), ODE (the NmOde layer) and
 // other (loss, zero_grad, Adam), each timed inside the same steps, on the active
 // SIMD target (NMODE_SIMD forces one); and whole-model steps of the reference
-// model beside the neural-ODE baseline (BM_ModelStep).
+// model beside the neural-ODE baseline (BM_ModelStep); where a GPU answers, the
+// reference model's step as `nmode train --device cuda` takes it (BM_TrainStepCuda).
 #include <benchmark/benchmark.h>
 
 #include <chrono>
+#include <string>
+#include <vector>
 
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
 #include "bench_context.hpp"
+#include "nmode/cuda_model.hpp"
+#include "nmode/device.hpp"
 #include "nmode/layers.hpp"
 #include "nmode/loss.hpp"
 #include "nmode/model.hpp"
@@ -106,12 +111,60 @@ void BM_ModelStep(benchmark::State& state) {
   state.counters["epoch_s_estimate"] = since(t0) / double(state.iterations()) * (60000.0 / double(batch));
 }
 
+// The reference model's step on the GPU as Trainer::set_device(Cuda) runs it:
+// forward and backward on the device (CudaModel; every stage returns synchronised,
+// so host clocks time it), the loss and Adam on the host, the parameters uploaded.
+void BM_TrainStepCuda(benchmark::State& state) {
+  const int64_t batch = 256;
+  nmode::ModelSpec spec;
+  auto model = nmode::make_model(spec, 0);
+  nmode::CudaModel gpu(*model);
+  nmode::Adam adam;
+  nmode::SplitMix64 rng(1);
+  nmode::Tensor x({batch, spec.input}), logits, dlogits;
+  for (int64_t i = 0; i < x.size(); ++i) x[i] = float(rng.next_uniform01());
+  std::vector<int32_t> y(static_cast<size_t>(batch));
+  for (auto& v : y) v = int32_t(rng.next_below(10));
+  double forward = 0, loss = 0, backward = 0, optimizer = 0, upload = 0;
+  for (auto _ : state) {
+    auto t0 = Clock::now();
+    model->zero_grad();
+    gpu.forward(x, logits, true);
+    forward += since(t0);
+    t0 = Clock::now();
+    nmode::softmax_cross_entropy(logits, y.data(), &dlogits);
+    loss += since(t0);
+    t0 = Clock::now();
+    gpu.backward(dlogits);
+    backward += since(t0);
+    t0 = Clock::now();
+    adam.step(model->parameters());
+    optimizer += since(t0);
+    t0 = Clock::now();
+    gpu.upload_parameters();
+    upload += since(t0);
+  }
+  const double n = double(state.iterations());
+  state.counters["forward_ms"] = 1e3 * forward / n;
+  state.counters["loss_ms"] = 1e3 * loss / n;
+  state.counters["backward_ms"] = 1e3 * backward / n;
+  state.counters["adam_ms"] = 1e3 * optimizer / n;
+  state.counters["upload_ms"] = 1e3 * upload / n;
+  state.counters["epoch_s_estimate"] = (forward + loss + backward + optimizer + upload) / n * (60000.0 / double(batch));
+  state.SetLabel(nmode::cuda_device_name());
+}
+
 }  // namespace
 
 BENCHMARK(BM_TrainStep)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ModelStep)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 int main(int argc, char** argv) {
   if (!nmode::bench::add_simd_context("bench_train")) return 2;
+  std::string reason;
+  if (nmode::cuda_available(&reason))
+    benchmark::RegisterBenchmark("BM_TrainStepCuda", BM_TrainStepCuda)->Unit(benchmark::kMillisecond)->UseRealTime();
+  else
+    benchmark::AddCustomContext("gpu", "none (" + reason + "): BM_TrainStepCuda not registered");
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

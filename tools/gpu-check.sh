@@ -5,7 +5,8 @@
 # It prints the GPU model, driver and clocks, then runs, each with a time limit:
 #   1. every CUDA test, with no test SKIPPED;
 #   2. the solver on one size past one grid (4·2^20 elements) and one past 2^31;
-#   3. the GPU solver benchmark (bench_ode: kernel time on device-resident data);
+#   3. the GPU benchmarks: bench_ode's solver on device-resident data, and
+#      bench_train's reference-model training step on the GPU, stage by stage;
 #   4. one MNIST training epoch on the GPU and on the CPU with the same seed, whose
 #      test accuracies must agree within 1 point;
 #   5. compute-sanitizer memcheck and racecheck on the solver and model tests
@@ -17,7 +18,7 @@ set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 report=${1:-$here/gpu-check-report.txt}
 bin=$here/bin
-for f in nmode bench_ode test_ode_cuda test_cuda_model test_cuda_classifier test_train_on_gpu; do
+for f in nmode bench_ode bench_train test_ode_cuda test_cuda_model test_cuda_classifier test_train_on_gpu; do
   [[ -x $bin/$f ]] || { echo "gpu-check: $bin/$f missing; build the folder with tools/gpu-package.sh" >&2; exit 2; }
 done
 
@@ -72,8 +73,9 @@ done
 check "solver, 4*2^20 elements, with sensitivities" 60 "$bin/nmode" bench-solver --device cuda --n 4194304 --sens --repeat 3
 check "solver, 2^31 + 2^20 elements" 180 "$bin/nmode" bench-solver --device cuda --n 2148532224 --repeat 1
 
-# 3. Kernel time on device-resident data.
+# 3. Kernel time on device-resident data; the training step's stages.
 check "bench_ode (GPU)" 120 "$bin/bench_ode" --benchmark_filter=Cuda --benchmark_min_time=0.2
+check "bench_train (GPU step)" 60 "$bin/bench_train" --benchmark_filter=Cuda --benchmark_min_time=0.5
 
 # 4. One MNIST epoch on each device, same seed.
 data=$(mktemp -d)  # the checkpoints; nmode reads the gzip-compressed MNIST as it is
