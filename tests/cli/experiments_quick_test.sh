@@ -65,6 +65,26 @@ for name in table2 table3 table5 fashion ablations natural certified; do
   done
 done
 
+# An interrupted training resumes from its partial checkpoint: a 1-epoch model stands in for
+# a 2-epoch run stopped after its first epoch, and the script must continue it, not restart.
+one="$work/models/mnist_model-nmode_hidden-2048_lambda-3_t-end-1_rtol-1e-3_atol-1e-3_epochs-1_limit-2000_batch-256_lr-1e-3_seed-0.safetensors"
+if [[ -f $one ]]; then
+  partial="${one/_epochs-1_/_epochs-2_}"
+  partial="${partial%.safetensors}.partial.safetensors"
+  cp "$one" "$partial"
+  if ! NMODE_BIN="$nmode" NMODE_DATA="$data" RESULTS_DIR="$work" THREADS=2 EPOCHS=2 MODELS=nmode \
+    "$root/tools/experiments/table2.sh" --quick >"$work/resume.log" 2>&1; then
+    tail -n 20 "$work/resume.log" >&2
+    fail "table2.sh did not continue an interrupted training"
+  fi
+  grep -q "resuming $partial" "$work/resume.log" || fail "table2.sh did not resume $partial"
+  done_epochs=$("$nmode" info --model "${partial%.partial.safetensors}.safetensors" --json 2>/dev/null |
+    grep -o '"train.epochs_done": "[0-9]*"' | grep -o '[0-9]*')
+  [[ $done_epochs == 2 ]] || fail "the resumed model has ${done_epochs:-no} epochs, want 2"
+else
+  fail "table2's quick nmODE model $one is missing: resuming not checked"
+fi
+
 if ((failures)); then
   echo "$failures check(s) failed" >&2
   exit 1
