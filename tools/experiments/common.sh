@@ -60,6 +60,9 @@ usage() { sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; }
 exp_init() {
   EXP_NAME=$1
   shift
+  # The tree the run starts from (commits made while a long run goes on do not count).
+  EXP_COMMIT=$(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+  if ! git -C "$REPO_ROOT" diff --quiet HEAD 2>/dev/null; then EXP_COMMIT+=" + local changes"; fi
   local arg
   for arg in "$@"; do
     case "$arg" in
@@ -324,9 +327,7 @@ csv_mean() {
 # md_start FILE TITLE SETTINGS-LINES: starts table.md with the title, what
 # produced it and every setting (the common ones plus the script's own lines).
 md_start() {
-  local file=$1 title=$2 extra=$3 commit mode
-  commit=$(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-  if ! git -C "$REPO_ROOT" diff --quiet HEAD 2>/dev/null; then commit+=" + local changes"; fi
+  local file=$1 title=$2 extra=$3 mode
   mode=$( ((QUICK)) && echo "quick (a reduced CI-sized run: numbers are not comparable to the paper)" || echo full)
   local device
   device=$("$NMODE_BIN" info --json 2>/dev/null | jq -r --argjson t "$THREADS" \
@@ -334,7 +335,7 @@ md_start() {
   {
     echo "# $title"
     echo
-    echo "Produced by \`tools/experiments/$EXP_NAME.sh${QUICK_FLAG:+ --quick}\` on $(date -u +%Y-%m-%d), nmode $("$NMODE_BIN" --version) (git $commit), $device."
+    echo "Produced by \`tools/experiments/$EXP_NAME.sh${QUICK_FLAG:+ --quick}\` on $(date -u +%Y-%m-%d), nmode $("$NMODE_BIN" --version) (git $EXP_COMMIT at the start), $device."
     echo
     echo "Settings:"
     echo "- mode: $mode"
