@@ -10,7 +10,13 @@
 #include <exception>
 #include <vector>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "nmode/gemm.hpp"
+#include "nmode/random.hpp"
+#include "nmode/tensor.hpp"
 #include "nmode/simd.hpp"
 
 namespace nmode::bench {
@@ -37,6 +43,26 @@ inline std::vector<SimdTarget> measured_targets() {
   } catch (const std::exception&) {
     return {};
   }
+}
+
+// The OpenMP threads of the benchmark that follows (ignored without OpenMP).
+inline void set_threads(int threads) {
+#ifdef _OPENMP
+  omp_set_num_threads(threads);
+#else
+  (void)threads;
+#endif
+}
+
+// A training batch of uniform [0, 1) inputs x: (batch, features) and labels
+// below `classes`, the same for every benchmark that asks with the same seed.
+inline void random_batch(int64_t batch, int64_t features, int32_t classes, uint64_t seed, Tensor& x,
+                         std::vector<int32_t>& y) {
+  SplitMix64 rng(seed);
+  x.resize({batch, features});
+  for (int64_t i = 0; i < x.size(); ++i) x[i] = float(rng.next_uniform01());
+  y.resize(static_cast<size_t>(batch));
+  for (auto& v : y) v = int32_t(rng.next_below(uint64_t(classes)));
 }
 
 }  // namespace nmode::bench

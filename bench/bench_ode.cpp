@@ -16,9 +16,6 @@
 #include <string>
 #include <vector>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "bench_context.hpp"
 #include "nmode/cuda_solver.hpp"
@@ -46,14 +43,6 @@ std::vector<T> random_gamma(int64_t n) {
   return g;
 }
 
-void set_threads(int threads) {
-#ifdef _OPENMP
-  omp_set_num_threads(threads);
-#else
-  (void)threads;
-#endif
-}
-
 // Times the solver and its floor alternately in each iteration, so both see the
 // same machine state; floor_ratio = solver rate / floor rate.
 template <class T>
@@ -64,7 +53,7 @@ void BM_SolverVsFloor(benchmark::State& state) {
   const int threads = int(state.range(3));
   const nmode::SimdTarget target = static_cast<nmode::SimdTarget>(state.range(4));
   nmode::set_simd_target(target);
-  set_threads(threads);
+  nmode::bench::set_threads(threads);
   const std::vector<T> gamma = random_gamma<T>(n);
   std::vector<T> y(gamma.size()), s(sens ? gamma.size() : 0), q(sens ? gamma.size() : 0), sink(gamma.size());
   SolveOutputs<T> out;

@@ -13,9 +13,6 @@
 #include <string>
 #include <vector>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "bench_context.hpp"
 #include "nmode/layers.hpp"
@@ -27,14 +24,6 @@
 namespace {
 
 constexpr int64_t kRows = 256, kFeatures = 2048;
-
-void set_threads(int threads) {
-#ifdef _OPENMP
-  omp_set_num_threads(threads);
-#else
-  (void)threads;
-#endif
-}
 
 // A training forward and the input-gradient backward, in seconds.
 double time_layer(nmode::Layer& layer, const nmode::Tensor& x, nmode::Tensor& y, const nmode::Tensor& dy,
@@ -54,7 +43,7 @@ void BM_SurrogateVsSolver(benchmark::State& state) {
   const int threads = int(state.range(1));
   const nmode::SimdTarget target = static_cast<nmode::SimdTarget>(state.range(2));
   nmode::set_simd_target(target);
-  set_threads(threads);
+  nmode::bench::set_threads(threads);
   nmode::Tensor x({kRows, kFeatures}), dy({kRows, kFeatures}), y, dx;
   nmode::SplitMix64 rng(42);
   for (int64_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(2.0 * rng.next_normal());

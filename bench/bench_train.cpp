@@ -11,9 +11,6 @@
 #include <string>
 #include <vector>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "bench_context.hpp"
 #include "nmode/cuda_model.hpp"
@@ -30,18 +27,14 @@ using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 void BM_TrainStep(benchmark::State& state) {
-#ifdef _OPENMP
-  omp_set_num_threads(int(state.range(0)));
-#endif
+  nmode::bench::set_threads(int(state.range(0)));
   const int64_t batch = 256;
   nmode::ModelSpec spec;  // the reference model
   auto model = nmode::make_model(spec, 0);
   nmode::Adam adam;
-  nmode::SplitMix64 rng(1);
-  nmode::Tensor x({batch, spec.input});
-  for (int64_t i = 0; i < x.size(); ++i) x[i] = float(rng.next_uniform01());
-  std::vector<int32_t> y(static_cast<size_t>(batch));
-  for (auto& v : y) v = int32_t(rng.next_below(10));
+  nmode::Tensor x;
+  std::vector<int32_t> y;
+  nmode::bench::random_batch(batch, spec.input, 10, 1, x, y);
   std::vector<nmode::Tensor> acts(3), grads(3);
   nmode::Tensor dlogits, dx_unused;
   double gemm = 0, ode = 0, other = 0;
@@ -83,9 +76,7 @@ void BM_TrainStep(benchmark::State& state) {
 // Linear(256) -> ReLU -> NeuralOde(256, t_end 1) -> Linear(10)), so the two epoch
 // estimates come from the same run.
 void BM_ModelStep(benchmark::State& state) {
-#ifdef _OPENMP
-  omp_set_num_threads(2);
-#endif
+  nmode::bench::set_threads(2);
   const int64_t batch = 256;
   nmode::ModelSpec spec;
   if (state.range(0) == 1) {
@@ -95,11 +86,9 @@ void BM_ModelStep(benchmark::State& state) {
   state.SetLabel(spec.kind);
   auto model = nmode::make_model(spec, 0);
   nmode::Adam adam;
-  nmode::SplitMix64 rng(1);
-  nmode::Tensor x({batch, spec.input}), logits, dlogits;
-  for (int64_t i = 0; i < x.size(); ++i) x[i] = float(rng.next_uniform01());
-  std::vector<int32_t> y(static_cast<size_t>(batch));
-  for (auto& v : y) v = int32_t(rng.next_below(10));
+  nmode::Tensor x, logits, dlogits;
+  std::vector<int32_t> y;
+  nmode::bench::random_batch(batch, spec.input, 10, 1, x, y);
   const auto t0 = Clock::now();
   for (auto _ : state) {
     model->zero_grad();
@@ -120,11 +109,9 @@ void BM_TrainStepCuda(benchmark::State& state) {
   auto model = nmode::make_model(spec, 0);
   nmode::CudaModel gpu(*model);
   nmode::Adam adam;
-  nmode::SplitMix64 rng(1);
-  nmode::Tensor x({batch, spec.input}), logits, dlogits;
-  for (int64_t i = 0; i < x.size(); ++i) x[i] = float(rng.next_uniform01());
-  std::vector<int32_t> y(static_cast<size_t>(batch));
-  for (auto& v : y) v = int32_t(rng.next_below(10));
+  nmode::Tensor x, logits, dlogits;
+  std::vector<int32_t> y;
+  nmode::bench::random_batch(batch, spec.input, 10, 1, x, y);
   double forward = 0, loss = 0, backward = 0, optimizer = 0, upload = 0;
   for (auto _ : state) {
     auto t0 = Clock::now();
