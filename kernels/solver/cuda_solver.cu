@@ -1,6 +1,7 @@
 // CUDA backend of the solver: one thread per element in a grid-stride loop, each
 // running the same per-element driver as the CPU (include/nmode/detail/), with
-// per-element statistics reduced by warp shuffles and a few atomics.
+// per-element statistics in 32-bit registers, reduced per warp and then with one
+// atomic per statistic and block.
 //
 // Variants considered: thread-per-element (shipped, "kernel1"): elements are
 // independent and need ~4 steps, so a warp-cooperative scheme has nothing to share.
@@ -22,44 +23,98 @@ namespace {
 
 using detail::kTallySlots;
 
-__device__ inline unsigned long long warp_sum(unsigned long long v) {
-  for (int offset = 16; offset > 0; offset /= 2) v += __shfl_down_sync(0xffffffffu, v, offset);
-  return v;
-}
-__device__ inline unsigned long long warp_max(unsigned long long v) {
+constexpr int kThreads = 128;  // per block, a multiple of the warp size
+constexpr int kWarps = kThreads / 32;
+
+// A thread's statistics in 32-bit registers, which halves their registers and
+// their warp reductions against 64-bit slots. A sum slot is flushed to the
+// global 64-bit slot once it reaches 2^26 (one element adds at most
+// kMaxStepsLimit = 2^24 attempts), so a warp's 32 partial sums stay below 2^31
+// and its reduction cannot overflow; for the model's solves the flush never runs.
+constexpr unsigned kFlushAt = 1u << 26;
+
+struct ThreadTally {
+  unsigned slot[kTallySlots] = {};
+
+  __device__ void count(int s, unsigned v, unsigned long long* global) {
+    slot[s] += v;
+    if (slot[s] >= kFlushAt) {
+      atomicAdd(&global[s], static_cast<unsigned long long>(slot[s]));
+      slot[s] = 0;
+    }
+  }
+  __device__ void add(unsigned accepted, unsigned rejected, int status, unsigned long long* global) {
+    count(detail::kElementsSlot, 1u, global);
+    count(detail::kAcceptedSlot, accepted, global);
+    count(detail::kRejectedSlot, rejected, global);
+    slot[detail::kMostAcceptedSlot] = max(slot[detail::kMostAcceptedSlot], accepted);
+    slot[detail::kMostAttemptsSlot] = max(slot[detail::kMostAttemptsSlot], accepted + rejected);
+    // Compile-time indices: a register array indexed by a run-time value would live
+    // in local memory.
+#pragma unroll
+    for (int k = 0; k < kElementStatuses; ++k)
+      count(detail::kFirstStatusSlot + k, status == k ? 1u : 0u, global);
+  }
+};
+
+template <bool kMax>
+__device__ inline unsigned warp_reduce(unsigned v) {
+#if __CUDA_ARCH__ >= 800
+  return kMax ? __reduce_max_sync(0xffffffffu, v) : __reduce_add_sync(0xffffffffu, v);
+#else
   for (int offset = 16; offset > 0; offset /= 2) {
-    const unsigned long long o = __shfl_down_sync(0xffffffffu, v, offset);
-    v = o > v ? o : v;
+    const unsigned o = __shfl_xor_sync(0xffffffffu, v, offset);
+    v = kMax ? max(v, o) : v + o;
   }
   return v;
+#endif
+}
+
+// The block's tallies into the global slots: warp reductions, then one atomic per
+// slot and block. Every thread of the block must call it.
+__device__ inline void reduce_block(const ThreadTally& local, unsigned long long* __restrict__ stats) {
+  __shared__ unsigned partial[kWarps][kTallySlots];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+#pragma unroll
+  for (int s = 0; s < kTallySlots; ++s) {
+    const unsigned v = detail::is_max_slot(s) ? warp_reduce<true>(local.slot[s]) : warp_reduce<false>(local.slot[s]);
+    if (lane == 0) partial[warp][s] = v;
+  }
+  __syncthreads();
+  if (threadIdx.x < kTallySlots) {
+    const int s = threadIdx.x;
+    unsigned long long v = 0;
+    for (int w = 0; w < kWarps; ++w) {
+      const unsigned long long p = partial[w][s];
+      v = detail::is_max_slot(s) ? (p > v ? p : v) : v + p;
+    }
+    if (v != 0) {
+      if (detail::is_max_slot(s)) atomicMax(&stats[s], v);
+      else atomicAdd(&stats[s], v);
+    }
+  }
 }
 
 // gamma, y0 (nullable): (n); outputs: (n); stats: the slots of a detail::SolveTally,
-// zeroed by the caller.
+// zeroed by the caller. Launched with kThreads threads per block.
 template <class State>
 __global__ void solve_kernel1(detail::ElementParams<float> p, int64_t n, const float* __restrict__ gamma,
                               const float* __restrict__ y0, SolveOutputs<float> out,
                               unsigned long long* __restrict__ stats) {
-  detail::SolveTally local;
+  ThreadTally local;
   const int64_t stride = int64_t(blockDim.x) * gridDim.x;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
     detail::ElementSolver<float, State> e;
-    detail::element_begin(e, static_cast<double>(gamma[i]), y0 ? y0[i] : 0.0f, p);
+    detail::element_begin(e, gamma[i], y0 ? y0[i] : 0.0f, p);
     while (!e.done) detail::element_attempt(e, p);
     detail::write_element(e, i, out);
-    // Counts are whole numbers held in floats (detail::kMaxStepsLimit).
-    local.add(static_cast<unsigned long long>(e.accepted), static_cast<unsigned long long>(e.rejected),
-              static_cast<ElementStatus>(static_cast<int>(e.status)));
+    // Counts are whole numbers held in floats, at most kMaxStepsLimit.
+    local.add(static_cast<unsigned>(e.accepted), static_cast<unsigned>(e.rejected), static_cast<int>(e.status),
+              stats);
   }
-  // Every thread of a launched block reaches here, so full-warp shuffles are safe.
-  for (int s = 0; s < kTallySlots; ++s) {
-    const bool is_max = detail::is_max_slot(s);
-    const unsigned long long v = is_max ? warp_max(local.slot[s]) : warp_sum(local.slot[s]);
-    if ((threadIdx.x & 31) == 0 && v != 0) {
-      if (is_max) atomicMax(&stats[s], v);
-      else atomicAdd(&stats[s], v);
-    }
-  }
+  // Every thread of a launched block reaches here, so full-warp reductions and
+  // the barrier are safe.
+  reduce_block(local, stats);
 }
 
 // The statistics slots of one solve, from the stream-ordered pool: cudaMalloc and
@@ -98,7 +153,6 @@ class StatSlots {
 template <class State>
 void launch_solve(const detail::ElementParams<float>& p, int64_t n, const float* gamma, const float* y0,
                   const SolveOutputs<float>& out, unsigned long long* stats, cudaStream_t stream) {
-  constexpr int kThreads = 128;
   int device = 0, sms = 1;
   NMODE_CUDA_CHECK(cudaGetDevice(&device));
   NMODE_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));

@@ -166,6 +166,15 @@ constexpr char kKernelName[] = "scalar-4x8 (8x4 for N <= 4)";
 // micro-panel: it splits dW = dY^T X (K = 256, A 2 MB) into two row blocks,
 // about 10% faster at 2 threads on a 2 MB-L2 Xeon, and leaves the other model
 // shapes as they were.
+// Below this many multiply-adds the calling thread works alone: about 0.3 ms on
+// one core at this target's vector width (256^3 for AVX-512's 16 lanes on a
+// Zen 4). A second thread would save at most half of that, but every parallel
+// call must wait for its whole team, and when another process holds a core that
+// wait is a scheduler time slice (milliseconds). Narrower vectors take longer
+// for the same product, so they go parallel sooner: the output layer (5.2 M)
+// stays serial on AVX-512 and is shared on SSE4, where one core needs 0.26 ms.
+constexpr double kSerialProduct = 256.0 * 256.0 * 256.0 * kLanes / 16.0;
+
 constexpr int64_t kKC = 1024;
 constexpr int64_t kAPackFloats = 1024 * 1024;
 constexpr int64_t kBPackFloats = 2 * 1024 * 1024;
@@ -365,12 +374,24 @@ void dot_block(int64_t K, const float* A, int64_t lda, const float* B, int64_t l
     }
 }
 
+// Accumulators the dot path may keep: the vector registers less one per loaded
+// row of A, one for B and one spare (SSE's multiply-add needs a temporary).
+// AVX-512 has 32 registers, AVX2 and SSE4 16: a 4 x 5 block there spilled and
+// ran the SSE4 output layer 26 % slower than 2 x 5 on a Zen 5 core. The portable
+// struct is left to the compiler, which does better with the larger block
+// (1.75x on the same core).
+#if HWY_ARCH_X86 && (HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_SSE4)
+constexpr int kDotAccumulators = 10;
+#else
+constexpr int kDotAccumulators = 24;
+#endif
+
 // Rows i0..i0+rows of C, all N columns, in blocks of NJ columns of at most
-// kDotMaxCols; up to 24 accumulators stay in registers.
+// kDotMaxCols, RM rows at a time so that RM * NJ accumulators stay in registers.
 template <int NJ>
 void dot_rows(int64_t i0, int64_t rows, int64_t j0, int64_t K, const float* A, int64_t lda, const float* B,
               int64_t ldb, float* C, int64_t ldc, float alpha, float beta) {
-  constexpr int RM = NJ >= 6 ? 3 : 4;
+  constexpr int RM = std::clamp(kDotAccumulators / NJ, 1, 4);
   int64_t i = i0;
   for (; i + RM <= i0 + rows; i += RM)
     dot_block<RM, NJ>(K, A + i * lda, lda, B + j0 * ldb, ldb, C + i * ldc + j0, ldc, alpha, beta);
@@ -551,11 +572,6 @@ namespace {
 
 // Below this many multiply-adds, packing costs more than it saves.
 constexpr double kSmallProduct = 32.0 * 32.0 * 32.0;
-// Below this many multiply-adds (about 0.3 ms on one Zen 4 core) the calling
-// thread works alone. A second thread would save at most half of that, but every
-// parallel call must wait for its whole team, and when another process holds a
-// core that wait is a scheduler time slice (milliseconds).
-constexpr double kSerialProduct = 256.0 * 256.0 * 256.0;
 
 // C = beta * C, for alpha == 0 or K == 0 (A and B are not read, as in BLAS).
 void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
@@ -603,6 +619,7 @@ using SgemmImpl = void (*)(Trans, Trans, int64_t, int64_t, int64_t, float, const
 struct TargetGemm {
   SgemmImpl impl;
   const char* kernel_name;
+  double serial_product;  // kSerialProduct of the target
 };
 
 // SimdTarget::Scalar: the portable kernels, compiled in the pass for Highway's
@@ -615,7 +632,8 @@ namespace portable = N_SCALAR;
 
 TargetGemm target_gemm(SimdTarget target) {
   return {NMODE_FOR_SIMD_TARGET(target, sgemm_impl, &portable::sgemm_impl),
-          NMODE_FOR_SIMD_TARGET(target, kKernelName, portable::kKernelName)};
+          NMODE_FOR_SIMD_TARGET(target, kKernelName, portable::kKernelName),
+          NMODE_FOR_SIMD_TARGET(target, kSerialProduct, portable::kSerialProduct)};
 }
 
 }  // namespace
@@ -656,7 +674,7 @@ void sgemm(Trans trans_a, Trans trans_b, int64_t M, int64_t N, int64_t K, float 
   int threads = 1;
 #ifdef _OPENMP
   // Inside an enclosing parallel region the caller already owns the cores.
-  if (!omp_in_parallel() && product >= kSerialProduct) threads = omp_get_max_threads();
+  if (!omp_in_parallel() && product >= gemm.serial_product) threads = omp_get_max_threads();
 #endif
   gemm.impl(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads);
 }

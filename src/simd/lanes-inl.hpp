@@ -167,8 +167,8 @@ struct Lanes {
     return r;
   }
 
-  // gamma - pi * round(gamma / pi) in double, then rounded back to T: the very
-  // arithmetic of lanes.hpp's reduce_mod_pi, lane by lane (see reduce_vector).
+  // gamma - pi * round(gamma / pi) in T: the very arithmetic of lanes.hpp's
+  // scalar reduced_mod_pi, lane by lane (see reduce_vector).
   friend HWY_INLINE Lanes reduced_mod_pi(const Lanes& x) {
     Lanes r;
     for (int i = 0; i < N; ++i) r.v[i] = reduce_vector(x.v[i]);
@@ -183,32 +183,32 @@ struct Lanes {
     return hn::Sub(hn::Sub(g, hn::Mul(k, hn::Set(dd, 3.14159265358979311600e+00))),
                    hn::Mul(k, hn::Set(dd, 1.22464679914735317723e-16)));
   }
-  // reduce_mod_pi of each lane, one at a time.
+  // lanes.hpp's reduce_mod_pi_small_float, the same operations in the same order.
+  static HWY_INLINE V reduce_float(V g) {
+    const D d;
+    const V shift = hn::Set(d, kFloatRoundShift);
+    const V k = hn::Sub(hn::Add(hn::Mul(g, hn::Set(d, kFloatInvPi)), shift), shift);
+    const V r1 = hn::Sub(g, hn::Mul(k, hn::Set(d, kFloatPi1)));
+    const V r2 = hn::Sub(r1, hn::Mul(k, hn::Set(d, kFloatPi2)));
+    return hn::Sub(r2, hn::Mul(k, hn::Set(d, kFloatPi3)));
+  }
+  // The scalar reduced_mod_pi of each lane, one at a time.
   static HWY_INLINE V reduce_lanes(V x) {
     HWY_ALIGN T t[HWY_LANES(T)];
     hn::Store(x, D(), t);
-    for (size_t l = 0; l < hn::Lanes(D()); ++l) t[l] = static_cast<T>(reduce_mod_pi(static_cast<double>(t[l])));
+    for (size_t l = 0; l < hn::Lanes(D()); ++l) t[l] = ::nmode::detail::reduced_mod_pi(t[l]);
     return hn::Load(D(), t);
   }
   static HWY_INLINE V reduce_vector(V x) {
-    // reduce_double is reduce_mod_pi's branch for |gamma| <= 16 only; a vector with
-    // a lane beyond (rare; or Inf, NaN) goes lane by lane through reduce_mod_pi,
-    // whose Payne-Hanek branch has no vector form. The small lanes get the same
-    // bits either way.
+    // reduce_double and reduce_float are the scalar branches for |gamma| <= 16
+    // only; a vector with a lane beyond (rare; or Inf, NaN) goes lane by lane
+    // through the scalar code, whose Payne-Hanek branch has no vector form. The
+    // small lanes get the same bits either way.
     if (!hn::AllTrue(D(), hn::Le(hn::Abs(x), hn::Set(D(), T(16))))) return reduce_lanes(x);
     if constexpr (sizeof(T) == sizeof(double)) {
       return reduce_double(D(), x);
     } else {
-#if HWY_TARGET == HWY_SCALAR || HWY_TARGET == HWY_EMU128
-      return reduce_lanes(x);
-#else
-      // Each half of the floats as a vector of doubles.
-      const hn::Half<D> dh;
-      const hn::Rebind<double, decltype(dh)> dd;
-      const auto lo = reduce_double(dd, hn::PromoteTo(dd, hn::LowerHalf(dh, x)));
-      const auto hi = reduce_double(dd, hn::PromoteTo(dd, hn::UpperHalf(dh, x)));
-      return hn::Combine(D(), hn::DemoteTo(dh, hi), hn::DemoteTo(dh, lo));
-#endif
+      return reduce_float(x);
     }
   }
   template <class DF, class VF>

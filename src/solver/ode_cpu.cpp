@@ -91,7 +91,7 @@ void solve_elements(const ElementParams<T>& p, int count, const T* gamma, const 
                     KernelCount& counted) {
   for (int k = 0; k < count; ++k) {
     detail::ElementSolver<T, State> e;
-    detail::element_begin(e, static_cast<double>(gamma[k]), y0 ? y0[k] : T(0), p);
+    detail::element_begin(e, gamma[k], y0 ? y0[k] : T(0), p);
     int64_t attempts = 0;
     for (; !e.done; ++attempts) detail::element_attempt(e, p);
     counted.lane_slots += attempts;

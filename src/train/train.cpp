@@ -264,18 +264,9 @@ void Trainer::set_device(Device device) {
 // One optimizer step on the batch in x_, y_; returns the batch's summed loss and
 // correct count, accumulates the solver statistics of its clean (or PGD) pass.
 Trainer::BatchOutcome Trainer::train_batch(SolveStats& solver) {
+  // On the GPU (gpu_) the forward and backward passes run there and Adam stays on
+  // the host; set_device refused what that path lacks (adversarial inputs, TisODE).
   const int64_t b = x_.dim(0);
-  if (gpu_) {  // set_device refused what this path lacks (adversarial inputs, TisODE)
-    model_->zero_grad();
-    gpu_->forward(x_, logits_, true);
-    BatchOutcome outcome;
-    outcome.loss_sum = softmax_cross_entropy(logits_, y_.data(), &dlogits_) * double(b);
-    outcome.correct = count_correct(logits_, y_.data());
-    gpu_->backward(dlogits_);
-    adam_.step(model_->parameters());
-    gpu_->upload_parameters();
-    return outcome;
-  }
   const Tensor* input = &x_;
   if (options_.adversarial != AdversarialTraining::None) {
     craft_adversarial_inputs();
@@ -283,14 +274,22 @@ Trainer::BatchOutcome Trainer::train_batch(SolveStats& solver) {
   }
   model_->zero_grad();
   if (trades_term()) backward_trades_through_adversarial();
-  model_->forward(*input, logits_, true);
+  if (gpu_)
+    gpu_->forward(*input, logits_, true);
+  else
+    model_->forward(*input, logits_, true);
   BatchOutcome outcome;
   outcome.loss_sum = (softmax_cross_entropy(logits_, y_.data(), &dlogits_) + steady_state_loss(*model_)) * double(b);
   outcome.correct = count_correct(logits_, y_.data());
   if (trades_term()) kl_divergence(logits_, logits_adv_, options_.trades_beta / double(b), &dlogits_, nullptr);
-  solver.merge(last_solver_stats(*model_));
-  model_->backward(dlogits_);
+  if (gpu_) {
+    gpu_->backward(dlogits_);
+  } else {
+    solver.merge(last_solver_stats(*model_));  // the CPU layers' solves; the GPU's report none
+    model_->backward(dlogits_);
+  }
   adam_.step(model_->parameters());
+  if (gpu_) gpu_->upload_parameters();
   return outcome;
 }
 

@@ -377,6 +377,38 @@ TEST_P(Sensitivities, StayAccurateWhereYIsNearZero) {
   }
 }
 
+TEST_P(Sensitivities, FloatNextToMultiplesOfPiMatchesTheDoubleSolver) {
+  // The float path reduces gamma in float (lanes.hpp). Next to k pi, r is tiny
+  // and y ~ r^2 t: the float solve there must still agree with a tight double
+  // solve of the same gamma, within FloatAtDefaultToleranceWithinDerivedBound's
+  // bound (steps * tol for y, twice that for dy/dgamma).
+  std::vector<float> gamma;
+  for (int k = -5; k <= 5; ++k) {
+    const float centre = static_cast<float>(k * M_PI);
+    float up = centre, down = centre;
+    for (int i = 0; i < 40; ++i) {
+      gamma.push_back(up);
+      gamma.push_back(down);
+      up = std::nextafter(up, 100.0f);
+      down = std::nextafter(down, -100.0f);
+    }
+    for (float offset : {1e-6f, -1e-5f, 1e-4f, -1e-3f, 3e-2f}) gamma.push_back(centre + offset);
+  }
+  for (double t_end : {0.05, 1.0, 5.0}) {
+    SolverOptions o;
+    o.t_end = t_end;
+    const auto r = solve_vector(o, gamma, true);
+    const std::vector<double> gd(gamma.begin(), gamma.end());
+    const auto ref = solve_vector(tight(o.lambda, t_end), gd, true);
+    for (size_t i = 0; i < gamma.size(); ++i) {
+      ASSERT_EQ(r.status[i], ElementStatus::Converged);
+      const double bound = double(r.accepted_steps[i]) * (o.atol + o.rtol * std::abs(ref.y[i]));
+      ASSERT_NEAR(r.y[i], ref.y[i], bound) << std::hexfloat << gamma[i] << " t_end " << t_end;
+      ASSERT_NEAR(r.dy_dgamma[i], ref.dy_dgamma[i], 2 * bound) << std::hexfloat << gamma[i] << " t_end " << t_end;
+    }
+  }
+}
+
 // ---------------------------------------------------------------- independence
 TEST_P(Independence, ElementResultDoesNotDependOnBatchOrThreads) {
   std::mt19937 rng(11);
@@ -706,6 +738,13 @@ void expect_targets_agree_with_scalar(const SolverOptions& o, int64_t n) {
   std::vector<T> gamma(static_cast<size_t>(n));
   for (auto& g : gamma) g = static_cast<T>(normal(rng));
   gamma[3] = std::numeric_limits<T>::quiet_NaN();  // a failed element in the middle of a block
+  gamma[7] = T(100.3);  // a block whose reduction goes lane by lane (|gamma| > 16)
+  // Next to k pi, where the reduction's last bits decide r: the vector reduction
+  // must round exactly as the scalar one.
+  for (int k = -5; k <= 5; ++k) {
+    T g = static_cast<T>(k * M_PI);
+    for (int i = 0; i < 8; ++i, g = std::nextafter(g, T(100))) gamma[static_cast<size_t>(100 + 8 * (k + 5) + i)] = g;
+  }
   const SimdTarget before = active_simd_target();
   set_simd_target(SimdTarget::Scalar);
   // y with dy/dgamma and dy/dlambda: the training path (without dy/dy0).

@@ -184,5 +184,79 @@ TEST(ReduceModPi, AlwaysWithinHalfPiAndOdd) {
   EXPECT_TRUE(std::isnan(reduce_mod_pi(std::numeric_limits<double>::quiet_NaN())));
 }
 
+// ---- The float reduction (lanes.hpp's reduced_mod_pi(float)) ----
+// Reference: reduce_mod_pi of the same value as a double, whose error for
+// |gamma| <= 16 is below 2^-53 |r| + 1e-31 (the tests above check it against
+// exact remainders), far inside the float bounds.
+
+float float_ulp(double x) {
+  const float f = static_cast<float>(std::abs(x));
+  return std::nextafter(f, std::numeric_limits<float>::infinity()) - f;
+}
+
+// The float result minus the exact remainder, taken modulo pi: where gamma / pi
+// is within an ulp of a half-integer, the float k may be the other neighbour,
+// and r is then the congruent value just past -pi/2 or pi/2.
+double float_reduction_error(float g) {
+  const double exact = reduce_mod_pi(static_cast<double>(g));
+  double d = static_cast<double>(detail::reduced_mod_pi(g)) - exact;
+  if (std::abs(d) > 1.0) d -= std::copysign(3.14159265358979323846, d);  // |r| ~ pi/2: the double pi is exact enough
+  return d;
+}
+
+// The bound of lanes.hpp: 1.5 ulp(r) from the roundings, 2e-16 from pi's third
+// part, which keeps r's relative accuracy down to |r| ~ 1e-9 near gamma = k pi.
+void expect_float_reduction_accurate(float g) {
+  const double exact = reduce_mod_pi(static_cast<double>(g));
+  const double bound = 1.5 * float_ulp(exact) + 2e-16;
+  ASSERT_LE(std::abs(float_reduction_error(g)), bound) << std::hexfloat << g << " exact " << exact;
+  // k is off by one only where gamma / pi is within its product's rounding error
+  // (|gamma| 2^-23, with 1/pi's) of a half-integer, so r passes pi/2 by at most
+  // pi |gamma| 2^-23 < |gamma| 2^-21.
+  const float r = detail::reduced_mod_pi(g);
+  ASSERT_LE(std::abs(r), 1.5707964f + std::abs(g) * 0x1p-21f) << std::hexfloat << g;
+  ASSERT_EQ(detail::bit_cast_of<uint32_t>(detail::reduced_mod_pi(-g)), detail::bit_cast_of<uint32_t>(-r))
+      << std::hexfloat << g;  // r(-gamma) = -r(gamma)
+}
+
+TEST(ReduceModPiFloat, WithinOneAndAHalfUlpNearMultiplesOfPi) {
+  // Every float within 2^14 ulps of k pi, k = 0..5 (negatives by the oddness
+  // check): the smallest |r| a float gamma can have, where an absolute error
+  // bound alone would lose all of r's digits.
+  for (int k = 0; k <= 5; ++k) {
+    const float centre = static_cast<float>(k * 3.14159265358979323846);
+    float up = centre, down = centre;
+    for (int i = 0; i < (1 << 14); ++i) {
+      expect_float_reduction_accurate(up);
+      expect_float_reduction_accurate(down);
+      up = std::nextafter(up, 100.0f);
+      down = std::nextafter(down, -100.0f);
+    }
+  }
+}
+
+TEST(ReduceModPiFloat, WithinOneAndAHalfUlpEverywhereUpTo16) {
+  std::mt19937 rng(9);
+  std::uniform_real_distribution<float> uniform(-16.0f, 16.0f);
+  for (int i = 0; i < 1000000; ++i) expect_float_reduction_accurate(uniform(rng));
+  // Near the half-integer multiples, where k flips; and the edges of the range.
+  for (int k = 0; k <= 5; ++k) {
+    float g = static_cast<float>((k + 0.5) * 3.14159265358979323846);
+    for (int i = 0; i < 64; ++i) g = std::nextafter(g, 0.0f);
+    for (int i = 0; i < 128; ++i, g = std::nextafter(g, 100.0f)) expect_float_reduction_accurate(g);
+  }
+  for (float g : {16.0f, std::nextafter(16.0f, 0.0f), 1e-30f, 1e-45f, 0.0f}) expect_float_reduction_accurate(g);
+}
+
+TEST(ReduceModPiFloat, BeyondSixteenAndNonFiniteTakeTheDoubleReduction) {
+  for (float g : {std::nextafter(16.0f, 100.0f), 100.3f, -1e30f, 3.0e38f}) {
+    const float expected = static_cast<float>(reduce_mod_pi(static_cast<double>(g)));
+    EXPECT_EQ(detail::bit_cast_of<uint32_t>(detail::reduced_mod_pi(g)), detail::bit_cast_of<uint32_t>(expected))
+        << g;
+  }
+  EXPECT_TRUE(std::isnan(detail::reduced_mod_pi(std::numeric_limits<float>::infinity())));
+  EXPECT_TRUE(std::isnan(detail::reduced_mod_pi(std::numeric_limits<float>::quiet_NaN())));
+}
+
 }  // namespace
 }  // namespace nmode

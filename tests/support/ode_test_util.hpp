@@ -2,6 +2,7 @@
 // the golden reference file loader.
 #pragma once
 
+#include <cstdint>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@ template <class T>
 struct Solved {
   std::vector<T> y, dy_dgamma, dy_dlambda, dy_dy0;
   std::vector<ElementStatus> status;
+  std::vector<int32_t> accepted_steps;
   SolveStats stats;
 };
 
@@ -32,9 +34,11 @@ Solved<T> solve_vector(const SolverOptions& o, const std::vector<T>& gamma, bool
   const size_t n = gamma.size();
   r.y.assign(n, T(-7));
   r.status.assign(n, ElementStatus::Converged);
+  r.accepted_steps.assign(n, -1);
   SolveOutputs<T> out;
   out.y = r.y.data();
   out.status = r.status.data();
+  out.accepted_steps = r.accepted_steps.data();
   if (sensitivities) {
     r.dy_dgamma.assign(n, T(-7));
     r.dy_dlambda.assign(n, T(-7));

@@ -57,9 +57,9 @@ struct ElementInput {
   bool finite;
 };
 template <class T>
-NMODE_HD inline ElementInput<T> element_input(double gamma, T y0) {
-  const bool finite = ((gamma - gamma) == 0.0) & ((y0 - y0) == T(0));
-  return {finite ? static_cast<T>(reduce_mod_pi(gamma)) : T(0), finite ? y0 : T(0), finite};
+NMODE_HD inline ElementInput<T> element_input(T gamma, T y0) {
+  const bool finite = ((gamma - gamma) == T(0)) & ((y0 - y0) == T(0));
+  return {finite ? reduced_mod_pi(gamma) : T(0), finite ? y0 : T(0), finite};
 }
 
 }  // namespace nmode::detail

@@ -53,7 +53,7 @@ NMODE_HD inline void element_begin(ElementSolver<L, State>& e, L gamma, L y0, ma
 
 // One element from its raw inputs (the GPU's thread, the CPU's scalar target).
 template <class T, class State>
-NMODE_HD inline void element_begin(ElementSolver<T, State>& e, double gamma, T y0, const ElementParams<T>& p) {
+NMODE_HD inline void element_begin(ElementSolver<T, State>& e, T gamma, T y0, const ElementParams<T>& p) {
   const ElementInput<T> in = element_input(gamma, y0);
   element_begin(e, in.gamma, in.y0, in.finite, p);
 }

@@ -83,12 +83,62 @@ NMODE_HD inline double reduce_mod_pi(double gamma) {
   return (gamma - k * 3.14159265358979311600e+00) - k * 1.22464679914735317723e-16;
 }
 
-// reduce_mod_pi of a lane's value, computed in double and rounded once to the lane's
-// type: the plain-scalar counterpart of the SIMD lanes' reduced_mod_pi
-// (src/simd/lanes-inl.hpp), which gives the same bits, so generic code can reduce
-// gamma on every target with one call.
+// The float reduction for |gamma| <= 16, in float only: a GPU thread then needs
+// no FP64 per element (1/64 rate on RTX cards). Cody-Waite with pi in three
+// parts: kFloatPi1 = 3.140625 has 8 significant bits and kFloatPi2 19, so for
+// |k| <= 5 both products are exact, and so is gamma - k * kFloatPi1 (Sterbenz);
+// kFloatPi3 is the float nearest the rest, and the three miss pi by 2.4e-18.
+// What remains is one rounding in each of the last two subtractions and of
+// k * kFloatPi3: |error| <= 1.5 ulp(r) + 2e-16, so the result keeps its relative
+// accuracy near gamma = k pi, where r is tiny (tests/solver/test_reduce_pi.cpp).
+// k comes from a float product and may be off by one where gamma / pi is within
+// an ulp of a half-integer; r is then just outside [-pi/2, pi/2] and still
+// congruent to gamma, which is all the solver needs. Written with explicit
+// roundings: nvcc would otherwise fuse the multiply-adds (which would also do),
+// and the CPU's SIMD targets must give the same bits as this scalar code.
+constexpr float kFloatInvPi = 0x1.45f306p-2f;
+constexpr float kFloatPi1 = 3.140625f;
+constexpr float kFloatPi2 = 0x1.fb544p-11f;
+constexpr float kFloatPi3 = 0x1.0b4612p-33f;
+constexpr float kFloatRoundShift = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
+
+NMODE_HD inline float mul_rounded(float a, float b) {
+#if defined(__CUDA_ARCH__)
+  return __fmul_rn(a, b);
+#else
+  return a * b;
+#endif
+}
+NMODE_HD inline float sub_rounded(float a, float b) {
+#if defined(__CUDA_ARCH__)
+  return __fsub_rn(a, b);
+#else
+  return a - b;
+#endif
+}
+NMODE_HD inline float add_rounded(float a, float b) {
+#if defined(__CUDA_ARCH__)
+  return __fadd_rn(a, b);
+#else
+  return a + b;
+#endif
+}
+
+NMODE_HD inline float reduce_mod_pi_small_float(float gamma) {
+  const float k = sub_rounded(add_rounded(mul_rounded(gamma, kFloatInvPi), kFloatRoundShift), kFloatRoundShift);
+  const float r1 = sub_rounded(gamma, mul_rounded(k, kFloatPi1));
+  const float r2 = sub_rounded(r1, mul_rounded(k, kFloatPi2));
+  return sub_rounded(r2, mul_rounded(k, kFloatPi3));
+}
+
+// gamma reduced modulo pi in the lane's own type: the plain-scalar counterpart of
+// the SIMD lanes' reduced_mod_pi (src/simd/lanes-inl.hpp), which gives the same
+// bits, so generic code can reduce gamma on every target with one call. Floats
+// beyond |gamma| <= 16 (rare), Inf and NaN take reduce_mod_pi's branch for them,
+// called directly so that no double arithmetic is compiled into the common path.
 NMODE_HD inline float reduced_mod_pi(float gamma) {
-  return static_cast<float>(reduce_mod_pi(static_cast<double>(gamma)));
+  if (gamma <= 16.0f && gamma >= -16.0f) return reduce_mod_pi_small_float(gamma);
+  return static_cast<float>(reduce_mod_pi_large(static_cast<double>(gamma)));
 }
 NMODE_HD inline double reduced_mod_pi(double gamma) { return reduce_mod_pi(gamma); }
 
