@@ -29,9 +29,11 @@ using detail::HWY_NAMESPACE::Lanes;
 // Vectors per lane block: independent vectors interleave the long dependent
 // chains of a step: on AVX-512, 4 vectors gave 40 M elements/s and 2 about 31
 // (bench/RESULTS.md); the grouping by gamma mod pi keeps the wider blocks' idle
-// lanes at 1-2.6 %.
+// lanes at 1-2.6 %. SSE4 takes 3: with sensitivities, side by side on a Zen 5,
+// 3 vectors solved 20.4-20.7 M elements/s against 16.8 for 4 (t_end = 1), where
+// AVX2, with as many registers, was slower with 3 (30-40 against 39-42).
 template <class T>
-constexpr int kVectors = 4;
+constexpr int kVectors = HWY_TARGET == HWY_SSE4 ? 3 : 4;
 
 template <class T, template <class> class StateOf>
 void solve_blocks(const detail::ElementParams<T>& p, int count, const T* gamma, const T* y0,
