@@ -153,6 +153,16 @@ constexpr int kNarrowMR = 8, kNarrowNV = 1;
 constexpr char kKernelName[] = "scalar-4x8 (8x4 for N <= 4)";
 #endif
 
+// ---- Threads ----
+// Below this many multiply-adds the calling thread works alone: about 0.3 ms on
+// one core at this target's vector width (256^3 for AVX-512's 16 lanes on a
+// Zen 4). A second thread would save at most half of that, but every parallel
+// call must wait for its whole team, and when another process holds a core that
+// wait is a scheduler time slice (milliseconds). Narrower vectors take longer
+// for the same product, so they go parallel sooner: the output layer (5.2 M)
+// stays serial on AVX-512 and is shared on SSE4, where one core needs 0.26 ms.
+constexpr double kSerialProduct = 256.0 * 256.0 * 256.0 * kLanes / 16.0;
+
 // ---- Cache blocking ----
 // The kernel stays FMA-bound even with its operands streamed from L2 (about
 // 7 bytes per cycle for the 12x32 tile), so KC only trades the passes over C
@@ -166,15 +176,6 @@ constexpr char kKernelName[] = "scalar-4x8 (8x4 for N <= 4)";
 // micro-panel: it splits dW = dY^T X (K = 256, A 2 MB) into two row blocks,
 // about 10% faster at 2 threads on a 2 MB-L2 Xeon, and leaves the other model
 // shapes as they were.
-// Below this many multiply-adds the calling thread works alone: about 0.3 ms on
-// one core at this target's vector width (256^3 for AVX-512's 16 lanes on a
-// Zen 4). A second thread would save at most half of that, but every parallel
-// call must wait for its whole team, and when another process holds a core that
-// wait is a scheduler time slice (milliseconds). Narrower vectors take longer
-// for the same product, so they go parallel sooner: the output layer (5.2 M)
-// stays serial on AVX-512 and is shared on SSE4, where one core needs 0.26 ms.
-constexpr double kSerialProduct = 256.0 * 256.0 * 256.0 * kLanes / 16.0;
-
 constexpr int64_t kKC = 1024;
 constexpr int64_t kAPackFloats = 1024 * 1024;
 constexpr int64_t kBPackFloats = 2 * 1024 * 1024;
