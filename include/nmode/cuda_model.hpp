@@ -4,12 +4,16 @@
 // the implementation, and without the CUDA backend constructing one throws.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "nmode/model.hpp"
 #include "nmode/tensor.hpp"
 
 namespace nmode {
+
+class Adam;  // nmode/optim.hpp
 
 // The host model stays the owner of the parameters: CudaModel keeps a reference
 // to it (which must outlive the CudaModel), reads NmOde's lambda from it at every
@@ -45,6 +49,27 @@ class CudaModel {
   // Copies the Linear weights and biases again after the host model changed
   // them (an optimizer step, a checkpoint load).
   void upload_parameters();
+
+  // One training step with everything on the device but a learnable lambda:
+  // forward, softmax cross-entropy (the batch mean) and its gradient, backward,
+  // and `adam`'s next step (Adam::next_step) applied to the device's copy of the
+  // Linear parameters and of their moments. x: (n, input_dim) host, labels: (n)
+  // in [0, num_classes), checked first. Returns the batch's summed loss and its
+  // correct count, as Trainer reports them. The step's gradients are its own (a
+  // lambda's host grad is zeroed first). Until download_training_state, the host
+  // model's Linear parameters and `adam`'s moments of them are stale.
+  // Host synchronisations: the solve's statistics, a learnable lambda's gradient,
+  // the penalty's row (nmODE+ stable_penalty) and the loss read-back.
+  struct TrainStep {
+    double loss_sum = 0;
+    int64_t correct = 0;
+  };
+  TrainStep train_step(const Tensor& x, const std::vector<int32_t>& labels, Adam& adam);
+  // The host model's parameters and `adam`'s moments to the device (after a
+  // checkpoint load, or before the first train_step) ...
+  void upload_training_state(Adam& adam);
+  // ... and back (before a checkpoint is written or the host model is read).
+  void download_training_state(Adam& adam);
 
  private:
   struct Impl;

@@ -8,11 +8,31 @@
 
 namespace nmode {
 
-// Device pointers in and out; d_y0 may be null (y0 = 0). `stream` is a
-// cudaStream_t (nullptr: the default stream). Synchronises on the stream to
-// return the statistics.
+// How a GPU solve deals elements to threads.
+//  - Grouped (the default): each block takes tiles of elements and sorts each tile by
+//    gamma mod pi (detail/gamma_group.hpp, as the CPU orders its work items), so the
+//    32 lanes of a warp need about the same number of steps; a warp runs until its
+//    slowest lane is done.
+//  - InOrder: element i on thread i of a grid-stride loop, for comparison.
+// The results are the same bit for bit: each element is solved on its own.
+enum class CudaOrder { Grouped, InOrder };
+
+// The choices of a GPU solve beyond the problem itself.
+struct CudaSolveOptions {
+  void* stream = nullptr;  // a cudaStream_t; nullptr: the default stream
+  CudaOrder order = CudaOrder::Grouped;
+  // Device pointer, nullable: solves gamma_i + bias[i % bias_period] (one float
+  // addition) instead of gamma_i, so the bias of the Linear layer before an nmODE
+  // layer is added as the solver reads its input rather than in a pass of its own.
+  const float* bias = nullptr;
+  int64_t bias_period = 0;  // > 0 when bias is set: the row length
+};
+
+// Device pointers in and out; d_y0 may be null (y0 = 0). Synchronises on the
+// stream to return the statistics, whose lane_slots count the attempts the warps
+// ran (32 per step of a warp), so idle_lane_fraction() is the warps' idle share.
 SolveStats solve_cuda(const SolverOptions& options, int64_t n, const float* d_gamma, const float* d_y0,
-                      const SolveOutputs<float>& d_out, void* stream = nullptr);
+                      const SolveOutputs<float>& d_out, const CudaSolveOptions& gpu = {});
 
 // Host pointers: copies to the device, solves, copies back.
 SolveStats solve_cuda_from_host(const SolverOptions& options, int64_t n, const float* gamma, const float* y0,
@@ -26,11 +46,12 @@ SolveStats solve_cuda_from_host(const SolverOptions& options, int64_t n, const f
 struct CudaSolveTiming {
   double kernel_seconds = 0.0;
   double end_to_end_seconds = 0.0;
-  SolveStats stats;  // of the last run
+  SolveStats stats;  // of the last device-resident run, in the order asked for
 };
-// Outputs y, and dy/dgamma and dy/dlambda when `sensitivities`, are discarded.
+// `order` applies to the device-resident runs (the end-to-end runs take the
+// default). Outputs y, and dy/dgamma and dy/dlambda when `sensitivities`, are discarded.
 // Throws InvalidArgument for repeat < 1 and as solve_cuda does.
 CudaSolveTiming time_solve_cuda(const SolverOptions& options, int64_t n, const float* gamma, bool sensitivities,
-                                int repeat);
+                                int repeat, CudaOrder order = CudaOrder::Grouped);
 
 }  // namespace nmode

@@ -70,8 +70,9 @@ struct SolveStats {
   int64_t hit_max_steps = 0;
   int64_t non_finite = 0;
   int64_t step_too_small = 0;
-  // Attempt slots the CPU's lane blocks ran: a block runs until its slowest lane
-  // is done, so slots >= attempts; 0 where not measured (CUDA).
+  // Attempt slots the lane blocks ran (the CPU's SIMD blocks, the GPU's warps of
+  // 32): a block runs until its slowest lane is done, so slots >= attempts; 0 where
+  // not measured.
   int64_t lane_slots = 0;
 
   int64_t failed() const { return hit_max_steps + non_finite + step_too_small; }

@@ -4,10 +4,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "nmode/detail/adam_update.hpp"
 #include "nmode/layers.hpp"
 #include "nmode/tensor.hpp"
 
@@ -61,6 +63,21 @@ class Adam {
   // (InvalidArgument otherwise). Allocates only on the first call.
   void step(const std::vector<ParameterRef>& params);
 
+  // The step that step() would apply next, for a caller that runs the update on
+  // its own copy of the parameters and moments (the GPU): advances the step count,
+  // checks and binds `params` as step() does, and returns parameter k's constants
+  // at [k], for detail::adam_update_element (valid until the next call).
+  // penalty_row(k) is called only for the nmODE+ weights while the stability
+  // penalty is on: it must return the row of largest L1 norm of the caller's
+  // current copy (as row_l1_argmax does).
+  const std::vector<detail::AdamConstants>& next_step(const std::vector<ParameterRef>& params,
+                                                      const std::function<int64_t(size_t)>& penalty_row);
+  // The moments m and v of parameter k (same shape), for such a caller to copy in
+  // and out; InvalidArgument before the first step binds them.
+  Tensor& first_moment(size_t k);
+  Tensor& second_moment(size_t k);
+  size_t bound_parameters() const { return slots_.size(); }
+
   int64_t step_count() const { return step_; }
   const AdamOptions& options() const { return options_; }
   const NmOdePlusOptions& plus_options() const { return plus_; }
@@ -85,10 +102,12 @@ class Adam {
   };
   void bind(const std::vector<ParameterRef>& params);
   void check_bound(const std::vector<ParameterRef>& params) const;
+  Slot& slot(size_t k);
 
   AdamOptions options_;
   NmOdePlusOptions plus_;
   std::vector<Slot> slots_;
+  std::vector<detail::AdamConstants> constants_;  // next_step's result
   int64_t step_ = 0;
 };
 

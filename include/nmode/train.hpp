@@ -84,10 +84,11 @@ class Trainer {
   EpochStats train_epoch(const Dataset& train, const ProgressFn& progress = {});
   // The check train_epoch makes, for callers that want it before any output.
   void check_data(const Dataset& train) const;
-  // Where the next epochs run their forward and backward passes (default: the
-  // CPU). On Cuda the model's GPU copy computes them; the data, the loss and Adam
-  // stay on the host, and the parameters are uploaded after every step, so a
-  // checkpoint is the same file either way. Throws InvalidArgument for what the
+  // Where the next epochs run (default: the CPU). On Cuda each step runs on the
+  // model's GPU copy, the loss and Adam included (CudaModel::train_step); the
+  // parameters and Adam's moments come back to the host at the end of each epoch
+  // (and go to the GPU here), so a checkpoint is the same file either way and
+  // model() is current between epochs. Throws InvalidArgument for what the
   // GPU path lacks (adversarial training, the steady-state regulariser, a layer
   // without a CUDA implementation) and Error when no GPU is usable.
   void set_device(Device device);
@@ -98,6 +99,7 @@ class Trainer {
   void save(const std::string& path) const;
 
   Sequential& model() { return *model_; }
+  const Adam& optimizer() const { return adam_; }  // its state is what a checkpoint saves
   const ModelSpec& spec() const { return spec_; }
   const TrainOptions& options() const { return options_; }
   TrainOptions& mutable_options() { return options_; }

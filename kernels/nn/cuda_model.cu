@@ -1,6 +1,8 @@
 // CudaModel: forward and backward of a Sequential (Linear, NmOde, ReLU, Tanh) on
 // the GPU. Linear layers run on cuBLAS; NmOde calls the CUDA solver with forward
-// sensitivities; the rest are small elementwise kernels, each with its launcher.
+// sensitivities, adding the bias of a Linear right before it as it reads its input,
+// and its backward is one kernel; the rest are small elementwise kernels, each
+// with its launcher.
 // The model's device memory is reused across calls and grows only with the batch
 // (the solver still allocates its small statistics buffer per call).
 #include <cublas_v2.h>
@@ -23,6 +25,8 @@
 #include "nmode/error.hpp"
 #include "nmode/gemm.hpp"
 #include "nmode/layers.hpp"
+#include "nmode/optim.hpp"
+#include "train/cuda_training.cuh"
 
 namespace nmode {
 namespace {
@@ -84,22 +88,20 @@ __global__ void tanh_backward_kernel(int64_t count, const float* __restrict__ y,
     dx[i] = dy[i] * (1.0f - y[i] * y[i]);
 }
 
-// out = a * b elementwise (NmOde: dx = dy * dy/dgamma).
-__global__ void multiply_kernel(int64_t count, const float* __restrict__ a, const float* __restrict__ b,
-                                float* __restrict__ out) {
-  const int64_t stride = int64_t(blockDim.x) * gridDim.x;
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride) out[i] = a[i] * b[i];
-}
-
-// partials: (gridDim.x) per-block sums of a * b in double (NmOde: dlambda = sum dy * q).
+// NmOde's backward in one pass over dy: dx = dy * s when dx is set, and when q is
+// set, partials: (gridDim.x) per-block sums of dy * q in double (dlambda = sum dy * q).
 // blockDim.x must be kThreads.
-__global__ void dot_partials_kernel(int64_t count, const float* __restrict__ a, const float* __restrict__ b,
-                                    double* __restrict__ partials) {
+__global__ void nmode_backward_kernel(int64_t count, const float* __restrict__ dy, const float* __restrict__ s,
+                                      const float* __restrict__ q, float* __restrict__ dx,
+                                      double* __restrict__ partials) {
   __shared__ double shared[kThreads];
   const int64_t stride = int64_t(blockDim.x) * gridDim.x;
   double acc = 0.0;
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride)
-    acc += static_cast<double>(a[i]) * static_cast<double>(b[i]);
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride) {
+    if (dx) dx[i] = dy[i] * s[i];
+    if (q) acc += static_cast<double>(dy[i]) * static_cast<double>(q[i]);
+  }
+  if (!q) return;  // the same for the whole grid: no thread waits at the barrier below
   shared[threadIdx.x] = acc;
   __syncthreads();
   for (int half = kThreads / 2; half > 0; half /= 2) {
@@ -133,19 +135,17 @@ void tanh_forward(int64_t count, const float* x, float* y) { launch(count, tanh_
 void tanh_backward(int64_t count, const float* y, const float* dy, float* dx) {
   launch(count, tanh_backward_kernel, count, y, dy, dx);
 }
-void multiply(int64_t count, const float* a, const float* b, float* out) {
-  launch(count, multiply_kernel, count, a, b, out);
-}
-
-// sum(a * b) over `count` elements; the partial sums are added on the host in
-// block order, so the result is the same on every run.
-double dot(int64_t count, const float* a, const float* b, DeviceBuffer<double>& partials,
-           std::vector<double>& host_partials) {
-  if (count == 0) return 0.0;
+// NmOde backward (nmode_backward_kernel); returns sum(dy * q), 0 without q. The
+// partial sums are added on the host in block order, so the result is the same on
+// every run.
+double nmode_backward(int64_t count, const float* dy, const float* s, const float* q, float* dx,
+                      DeviceBuffer<double>& partials, std::vector<double>& host_partials) {
+  if (count == 0 || (!dx && !q)) return 0.0;
   const int blocks = grid_for(count, kDotBlocks);
-  if (partials.size() < size_t(blocks)) partials = DeviceBuffer<double>(size_t(kDotBlocks));
-  dot_partials_kernel<<<blocks, kThreads>>>(count, a, b, partials.data());
+  if (q && partials.size() < size_t(blocks)) partials = DeviceBuffer<double>(size_t(kDotBlocks));
+  nmode_backward_kernel<<<blocks, kThreads>>>(count, dy, s, q, dx, q ? partials.data() : nullptr);
   NMODE_CUDA_CHECK(cudaGetLastError());
+  if (!q) return 0.0;
   host_partials.resize(size_t(blocks));
   partials.copy_to_host(host_partials.data(), size_t(blocks));
   double total = 0.0;
@@ -185,6 +185,11 @@ void check_int_range(const char* what, int64_t value) {
 
 enum class Kind { Linear, NmOde, ReLU, Tanh };
 
+// Where a backward puts the parameter gradients: nowhere (input gradients only),
+// added into the host model's grad tensors, or left in the device's grad buffers
+// for the device's Adam (train_step).
+enum class Grads { None, ToHost, OnDevice };
+
 // One layer's device state. Buffers sized by the batch live in Impl::reserve.
 struct Slot {
   Kind kind = Kind::Linear;
@@ -192,10 +197,28 @@ struct Slot {
   Linear* linear = nullptr;          // Kind::Linear
   NmOde* nmode = nullptr;            // Kind::NmOde
   Tensor* lambda_grad = nullptr;     // Kind::NmOde with a learnable lambda: (1)
+  // A Linear right before an NmOde leaves its bias out of its output, and the
+  // NmOde's solver adds it as it reads gamma (CudaSolveOptions::bias): one pass over
+  // the batch fewer.
+  bool bias_in_next = false;         // Kind::Linear
+  int64_t bias_from = -1;            // Kind::NmOde: the slot of that Linear, or -1
   int64_t in = 0, out = 0;
   DeviceBuffer<float> weight, bias;            // Linear: (out, in), (out)
   DeviceBuffer<float> weight_grad, bias_grad;  // Linear: one backward's gradients, (out, in), (out)
   DeviceBuffer<float> s, q;                    // NmOde: dy/dgamma, dy/dlambda of the last training forward, (n, out)
+};
+
+// One trainable parameter, in the host model's order (Sequential::parameters()):
+// a Linear's weight or bias lives on the device for train_step, with its Adam
+// moments there too; anything else (a learnable lambda) stays on the host.
+struct Parameter {
+  ParameterRef host;            // the host model's tensors
+  float* value = nullptr;       // device copy, or null for a host parameter
+  float* grad = nullptr;        // device gradient of the latest train_step
+  int64_t rows = 0, cols = 0;   // the shape on the device: (out, in) or (1, out)
+  DeviceBuffer<float> m, v;     // Adam's moments, allocated by the first upload of the training state
+  bool on_device() const { return value != nullptr; }
+  int64_t count() const { return rows * cols; }
 };
 
 }  // namespace
@@ -212,6 +235,12 @@ struct CudaModel::Impl {
   DeviceBuffer<double> partials;          // (kDotBlocks)
   std::vector<double> host_partials;
   std::vector<float> staging;             // host copy of one gradient before it is added
+  std::vector<Parameter> params;
+  // train_step's loss: labels and per-row results on the device, read back once.
+  DeviceBuffer<int32_t> labels, row_correct;
+  DeviceBuffer<double> row_loss, row_sums;
+  std::vector<int32_t> host_correct;
+  std::vector<double> host_loss, host_row_sums;
 
   Impl() = default;
   Impl(const Impl&) = delete;
@@ -255,9 +284,13 @@ struct CudaModel::Impl {
     const int64_t count = n * s.out;
     switch (s.kind) {
       case Kind::Linear:
-        // Start from the bias and let the GEMM add x W^T (beta = 1), as the CPU layer does.
-        broadcast_rows(n, s.out, s.bias.data(), y);
-        gemm(handle, Trans::No, Trans::Yes, n, s.out, s.in, x, s.in, s.weight.data(), s.in, 1.0f, y, s.out);
+        if (s.bias_in_next) {
+          gemm(handle, Trans::No, Trans::Yes, n, s.out, s.in, x, s.in, s.weight.data(), s.in, 0.0f, y, s.out);
+        } else {
+          // Start from the bias and let the GEMM add x W^T (beta = 1), as the CPU layer does.
+          broadcast_rows(n, s.out, s.bias.data(), y);
+          gemm(handle, Trans::No, Trans::Yes, n, s.out, s.in, x, s.in, s.weight.data(), s.in, 1.0f, y, s.out);
+        }
         break;
       case Kind::NmOde: {
         const SolverOptions o = s.nmode->solver_options();  // the host's current lambda
@@ -267,7 +300,12 @@ struct CudaModel::Impl {
           out.dy_dgamma = s.s.data();
           if (s.lambda_grad) out.dy_dlambda = s.q.data();
         }
-        const SolveStats stats = solve_cuda(o, count, x, nullptr, out, nullptr);
+        CudaSolveOptions gpu;
+        if (s.bias_from >= 0) {
+          gpu.bias = slots[size_t(s.bias_from)].bias.data();
+          gpu.bias_period = s.out;
+        }
+        const SolveStats stats = solve_cuda(o, count, x, nullptr, out, gpu);
         if (stats.failed() > 0) throw Error(solver_failure(s.nmode->describe(), stats, o));
         break;
       }
@@ -277,9 +315,11 @@ struct CudaModel::Impl {
   }
 
   // dy: (n, out) -> dx: (n, in) when need_dx; x, y: the layer's input and output
-  // of the training forward. Parameter gradients go straight to the host tensors.
+  // of the training forward. A learnable lambda's gradient is added on the host
+  // whenever parameter gradients are asked for.
   void backward_layer(Slot& s, int64_t n, const float* x, const float* y, const float* dy, float* dx,
-                      bool need_dx, bool need_params) {
+                      bool need_dx, Grads grads) {
+    const bool need_params = grads != Grads::None;
     const int64_t count = n * s.out;
     switch (s.kind) {
       case Kind::Linear:
@@ -287,18 +327,19 @@ struct CudaModel::Impl {
         if (need_params) {
           gemm(handle, Trans::Yes, Trans::No, s.out, s.in, n, dy, s.out, x, s.in, 0.0f, s.weight_grad.data(), s.in);
           column_sums(n, s.out, dy, s.bias_grad.data());
+        }
+        if (grads == Grads::ToHost) {
           accumulate(s.weight_grad, s.linear->weight_grad(), size_t(s.out * s.in));
           accumulate(s.bias_grad, s.linear->bias_grad(), size_t(s.out));
         }
         if (need_dx) gemm(handle, Trans::No, Trans::No, n, s.in, s.out, dy, s.out, s.weight.data(), s.in, 0.0f, dx, s.in);
         break;
-      case Kind::NmOde:
-        if (need_dx) multiply(count, dy, s.s.data(), dx);
-        if (need_params && s.lambda_grad) {
-          const double total = dot(count, dy, s.q.data(), partials, host_partials);
-          (*s.lambda_grad)[0] = static_cast<float>(static_cast<double>((*s.lambda_grad)[0]) + total);
-        }
+      case Kind::NmOde: {
+        const float* q = need_params && s.lambda_grad ? s.q.data() : nullptr;
+        const double total = nmode_backward(count, dy, s.s.data(), q, need_dx ? dx : nullptr, partials, host_partials);
+        if (q) (*s.lambda_grad)[0] = static_cast<float>(static_cast<double>((*s.lambda_grad)[0]) + total);
         break;
+      }
       case Kind::ReLU:
         if (need_dx) relu_backward(count, x, dy, dx);
         break;
@@ -307,7 +348,7 @@ struct CudaModel::Impl {
         break;
     }
   }
-  void backward(const Tensor& dlogits, Tensor* dx, bool need_params) {
+  void backward(const Tensor& dlogits, Tensor* dx, Grads grads) {
     if (trained_batch < 0)
       throw InvalidArgument("CudaModel::backward needs the latest forward to have training = true");
     const int64_t n = trained_batch, in = slots.front().in, classes = slots.back().out;
@@ -317,16 +358,105 @@ struct CudaModel::Impl {
     if (dx == &dlogits) throw InvalidArgument("CudaModel::backward: dlogits and dx must be different tensors");
     if (dx) resize_matrix(*dx, n, in);
     if (n == 0) return;
+    grad_a.copy_from_host(dlogits.data(), size_t(dlogits.size()));
+    const float* d_dx = backward_chain(n, dx != nullptr, grads);
+    if (dx) NMODE_CUDA_CHECK(cudaMemcpy(dx->data(), d_dx, size_t(dx->size()) * sizeof(float), cudaMemcpyDeviceToHost));
+  }
+
+  // The layers' backward from dlogits in grad_a, for the latest training forward of
+  // n > 0 rows; returns the device input gradient (valid when need_dx).
+  const float* backward_chain(int64_t n, bool need_dx, Grads grads) {
     float* dy = grad_a.data();
     float* other = grad_b.data();
-    grad_a.copy_from_host(dlogits.data(), size_t(dlogits.size()));
     for (size_t k = 0; k < slots.size(); ++k) {
       const size_t i = slots.size() - 1 - k;
-      const bool need_dx = i > 0 || dx != nullptr;
-      backward_layer(slots[i], n, acts[i].data(), acts[i + 1].data(), dy, other, need_dx, need_params);
+      backward_layer(slots[i], n, acts[i].data(), acts[i + 1].data(), dy, other, i > 0 || need_dx, grads);
       std::swap(dy, other);  // the layer's dx is the next layer's dy
     }
-    if (dx) NMODE_CUDA_CHECK(cudaMemcpy(dx->data(), dy, size_t(dx->size()) * sizeof(float), cudaMemcpyDeviceToHost));
+    return dy;
+  }
+
+  // x: (n, in) host -> logits in acts.back() on the device. Checks the shape first.
+  int64_t forward_on_device(const Tensor& x, bool training, const char* caller) {
+    const int64_t in = slots.front().in;
+    if (x.rank() != 2 || x.dim(1) != in)
+      throw InvalidArgument(std::string(caller) + ": input must be (batch, " + std::to_string(in) + "), got shape " +
+                            x.shape_string());
+    const int64_t n = x.dim(0);
+    check_int_range("batch size", n);
+    trained_batch = -1;  // invalid until this forward succeeds
+    if (n > 0) {
+      reserve(n);
+      acts[0].copy_from_host(x.data(), size_t(x.size()));
+      for (size_t i = 0; i < slots.size(); ++i) forward_layer(slots[i], n, acts[i].data(), acts[i + 1].data(), training);
+    }
+    if (training) trained_batch = n;
+    return n;
+  }
+
+  // The parameters in the host model's order, each matched to its device copy.
+  void bind_parameters() {
+    for (const ParameterRef& ref : model->parameters()) {
+      Parameter p;
+      p.host = ref;
+      for (Slot& s : slots) {
+        if (s.kind != Kind::Linear) continue;
+        if (ref.value == &s.linear->weight()) {
+          p.value = s.weight.data();
+          p.grad = s.weight_grad.data();
+          p.rows = s.out;
+          p.cols = s.in;
+        } else if (ref.value == &s.linear->bias()) {
+          p.value = s.bias.data();
+          p.grad = s.bias_grad.data();
+          p.rows = 1;
+          p.cols = s.out;
+        }
+      }
+      params.push_back(std::move(p));
+    }
+  }
+
+  // Adam's moments of the device parameters from the host optimizer (zeros before
+  // its first step), allocating them on the first call.
+  void upload_moments(Adam& adam) {
+    const bool bound = adam.bound_parameters() == params.size() && !params.empty();
+    for (size_t k = 0; k < params.size(); ++k) {
+      Parameter& p = params[k];
+      if (!p.on_device()) continue;
+      const size_t count = size_t(p.count());
+      if (p.m.size() != count) {
+        p.m = DeviceBuffer<float>(count);
+        p.v = DeviceBuffer<float>(count);
+      }
+      if (bound) {
+        p.m.copy_from_host(adam.first_moment(k).data(), count);
+        p.v.copy_from_host(adam.second_moment(k).data(), count);
+      } else {
+        NMODE_CUDA_CHECK(cudaMemset(p.m.data(), 0, count * sizeof(float)));
+        NMODE_CUDA_CHECK(cudaMemset(p.v.data(), 0, count * sizeof(float)));
+      }
+    }
+  }
+
+  // The row of largest L1 norm of parameter k's current value (Adam::next_step's
+  // penalty_row), with row_l1_argmax's rule: the largest sum, ties to the smaller
+  // row, NaN never winning.
+  int64_t penalty_row(size_t k) {
+    Parameter& p = params[k];
+    if (!p.on_device()) return row_l1_argmax(*p.host.value);
+    if (row_sums.size() < size_t(p.rows)) row_sums = DeviceBuffer<double>(size_t(p.rows));
+    cuda_training::row_l1_sums(p.rows, p.cols, p.value, row_sums.data());
+    host_row_sums.resize(size_t(p.rows));
+    row_sums.copy_to_host(host_row_sums.data(), size_t(p.rows));
+    double best = -1.0;
+    int64_t row = -1;
+    for (int64_t r = 0; r < p.rows; ++r)
+      if (host_row_sums[size_t(r)] > best) {
+        best = host_row_sums[size_t(r)];
+        row = r;
+      }
+    return row;
   }
 };
 
@@ -362,6 +492,11 @@ CudaModel::CudaModel(Sequential& model) : impl_(std::make_unique<Impl>()) {
     m.max_features = std::max({m.max_features, s.in, s.out});
     m.slots.push_back(std::move(s));
   }
+  for (size_t i = 0; i + 1 < m.slots.size(); ++i) {
+    if (m.slots[i].kind != Kind::Linear || m.slots[i + 1].kind != Kind::NmOde) continue;
+    m.slots[i].bias_in_next = true;
+    m.slots[i + 1].bias_from = static_cast<int64_t>(i);
+  }
   std::string reason;
   if (!cuda_available(&reason))
     throw Error("CudaModel: no usable GPU (" + reason + "); run the model on the CPU (--device cpu)");
@@ -376,6 +511,7 @@ CudaModel::CudaModel(Sequential& model) : impl_(std::make_unique<Impl>()) {
     s.weight_grad = DeviceBuffer<float>(w);
     s.bias_grad = DeviceBuffer<float>(b);
   }
+  m.bind_parameters();
   upload_parameters();
 }
 
@@ -394,28 +530,94 @@ void CudaModel::upload_parameters() {
 // x: (n, in) -> logits: (n, classes), host tensors.
 void CudaModel::forward(const Tensor& x, Tensor& logits, bool training) {
   Impl& m = *impl_;
-  const int64_t in = m.slots.front().in, classes = m.slots.back().out;
   if (&x == &logits) throw InvalidArgument("CudaModel::forward: x and logits must be different tensors");
-  if (x.rank() != 2 || x.dim(1) != in)
-    throw InvalidArgument("CudaModel::forward: input must be (batch, " + std::to_string(in) + "), got shape " +
-                          x.shape_string());
-  const int64_t n = x.dim(0);
-  check_int_range("batch size", n);
-  m.trained_batch = -1;  // invalid until this forward succeeds
-  resize_matrix(logits, n, classes);
-  if (n > 0) {
-    m.reserve(n);
-    m.acts[0].copy_from_host(x.data(), size_t(x.size()));
-    for (size_t i = 0; i < m.slots.size(); ++i)
-      m.forward_layer(m.slots[i], n, m.acts[i].data(), m.acts[i + 1].data(), training);
-    m.acts.back().copy_to_host(logits.data(), size_t(logits.size()));
-  }
-  if (training) m.trained_batch = n;
+  const int64_t n = m.forward_on_device(x, training, "CudaModel::forward");
+  resize_matrix(logits, n, m.slots.back().out);
+  if (n > 0) m.acts.back().copy_to_host(logits.data(), size_t(logits.size()));
 }
 
 // dlogits: (n, classes) -> parameter gradients into the host model, dx: (n, in).
-void CudaModel::backward(const Tensor& dlogits, Tensor* dx) { impl_->backward(dlogits, dx, true); }
+void CudaModel::backward(const Tensor& dlogits, Tensor* dx) { impl_->backward(dlogits, dx, Grads::ToHost); }
 
-void CudaModel::backward_input(const Tensor& dlogits, Tensor& dx) { impl_->backward(dlogits, &dx, false); }
+void CudaModel::backward_input(const Tensor& dlogits, Tensor& dx) { impl_->backward(dlogits, &dx, Grads::None); }
+
+CudaModel::TrainStep CudaModel::train_step(const Tensor& x, const std::vector<int32_t>& labels, Adam& adam) {
+  Impl& m = *impl_;
+  const int64_t classes = m.slots.back().out;
+  // Everything is checked before any work, as softmax_cross_entropy does.
+  if (x.rank() == 2 && int64_t(labels.size()) != x.dim(0))
+    throw InvalidArgument("CudaModel::train_step: " + std::to_string(labels.size()) + " labels for a batch of " +
+                          std::to_string(x.dim(0)));
+  for (size_t i = 0; i < labels.size(); ++i)
+    if (labels[i] < 0 || labels[i] >= classes)
+      throw InvalidArgument("CudaModel::train_step: label " + std::to_string(labels[i]) + " of example " +
+                            std::to_string(i) + " is outside [0, " + std::to_string(classes) + ")");
+  for (Parameter& p : m.params)
+    if (!p.on_device()) p.host.grad->fill(0.0f);  // this step's gradient alone, as after zero_grad
+  const int64_t n = m.forward_on_device(x, true, "CudaModel::train_step");
+  TrainStep outcome;
+  if (n == 0) return outcome;
+  const size_t rows = size_t(n);
+  if (m.labels.size() < rows) {
+    m.labels = DeviceBuffer<int32_t>(size_t(m.capacity));
+    m.row_correct = DeviceBuffer<int32_t>(size_t(m.capacity));
+    m.row_loss = DeviceBuffer<double>(size_t(m.capacity));
+  }
+  m.labels.copy_from_host(labels.data(), rows);
+  const double inv_n = 1.0 / static_cast<double>(n);
+  cuda_training::softmax_cross_entropy(n, classes, m.acts.back().data(), m.labels.data(), inv_n, m.grad_a.data(),
+                                       m.row_loss.data(), m.row_correct.data());
+  m.backward_chain(n, false, Grads::OnDevice);
+
+  const std::vector<detail::AdamConstants>& constants =
+      adam.next_step(m.model->parameters(), [&](size_t k) { return m.penalty_row(k); });
+  std::vector<cuda_training::AdamSegment> segments;
+  for (size_t k = 0; k < m.params.size(); ++k) {
+    Parameter& p = m.params[k];
+    if (p.on_device()) {
+      if (p.m.size() == 0) m.upload_moments(adam);  // first needed now
+      segments.push_back({p.value, p.grad, p.m.data(), p.v.data(), p.count(), constants[k]});
+    } else {
+      float* w = p.host.value->data();
+      for (int64_t i = 0; i < p.host.value->size(); ++i)
+        detail::adam_update_element(constants[k], i, w, p.host.grad->data(), adam.first_moment(k).data(),
+                                    adam.second_moment(k).data());
+    }
+  }
+  cuda_training::adam_update(segments);
+
+  // The one read-back of the step: the rows' losses and verdicts, summed in row
+  // order as the CPU's loss is.
+  m.host_loss.resize(rows);
+  m.host_correct.resize(rows);
+  m.row_loss.copy_to_host(m.host_loss.data(), rows);
+  m.row_correct.copy_to_host(m.host_correct.data(), rows);
+  double total = 0.0;
+  for (size_t i = 0; i < rows; ++i) {
+    total += m.host_loss[i];
+    outcome.correct += m.host_correct[i];
+  }
+  outcome.loss_sum = total * inv_n * static_cast<double>(n);
+  return outcome;
+}
+
+void CudaModel::upload_training_state(Adam& adam) {
+  upload_parameters();
+  impl_->upload_moments(adam);
+}
+
+void CudaModel::download_training_state(Adam& adam) {
+  const bool bound = adam.bound_parameters() == impl_->params.size() && !impl_->params.empty();
+  for (size_t k = 0; k < impl_->params.size(); ++k) {
+    Parameter& p = impl_->params[k];
+    if (!p.on_device()) continue;
+    const size_t count = size_t(p.count());
+    NMODE_CUDA_CHECK(cudaMemcpy(p.host.value->data(), p.value, count * sizeof(float), cudaMemcpyDeviceToHost));
+    if (bound && p.m.size() == count) {
+      p.m.copy_to_host(adam.first_moment(k).data(), count);
+      p.v.copy_to_host(adam.second_moment(k).data(), count);
+    }
+  }
+}
 
 }  // namespace nmode

@@ -25,6 +25,9 @@ void CudaModel::forward(const Tensor&, Tensor&, bool) { no_backend(); }
 void CudaModel::backward(const Tensor&, Tensor*) { no_backend(); }
 void CudaModel::backward_input(const Tensor&, Tensor&) { no_backend(); }
 void CudaModel::upload_parameters() { no_backend(); }
+CudaModel::TrainStep CudaModel::train_step(const Tensor&, const std::vector<int32_t>&, Adam&) { no_backend(); }
+void CudaModel::upload_training_state(Adam&) { no_backend(); }
+void CudaModel::download_training_state(Adam&) { no_backend(); }
 
 }  // namespace nmode
 

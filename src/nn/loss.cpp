@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "nmode/detail/softmax_ce.hpp"
 #include "nmode/error.hpp"
 #include "nmode/layers.hpp"
 
@@ -48,25 +49,8 @@ double softmax_cross_entropy(const Tensor& logits, const int32_t* labels, Tensor
   const double inv_n = 1.0 / static_cast<double>(n);
   double total = 0.0;
   for (int64_t i = 0; i < n; ++i) {
-    const float* z = logits.data() + i * k;
-    double m = z[0];
-    for (int64_t j = 1; j < k; ++j) m = std::fmax(m, static_cast<double>(z[j]));
-    // Every exponent is <= 0, so the sum lies in [1, k] unless a logit is NaN/Inf.
-    double sum = 0.0;
-    for (int64_t j = 0; j < k; ++j) sum += std::exp(static_cast<double>(z[j]) - m);
-    const double lse = m + std::log(sum);
-    bool finite = std::isfinite(lse);
-    for (int64_t j = 0; j < k; ++j) finite = finite && std::isfinite(z[j]);
-    const double nan = std::nan("");
-    total += finite ? lse - static_cast<double>(z[labels[i]]) : nan;
-    if (dlogits) {
-      // Read z[j] before writing d[j]: correct when dlogits is the logits tensor.
-      float* d = dlogits->data() + i * k;
-      for (int64_t j = 0; j < k; ++j) {
-        const double p = std::exp(static_cast<double>(z[j]) - lse);
-        d[j] = static_cast<float>(finite ? (p - (j == labels[i] ? 1.0 : 0.0)) * inv_n : nan);
-      }
-    }
+    float* d = dlogits ? dlogits->data() + i * k : nullptr;
+    total += detail::softmax_ce_row(logits.data() + i * k, k, labels[i], inv_n, d);
   }
   return total * inv_n;
 }
@@ -75,16 +59,7 @@ int64_t count_correct(const Tensor& logits, const int32_t* labels) {
   check_inputs("count_correct", logits, labels);
   const int64_t n = logits.dim(0), k = logits.dim(1);
   int64_t correct = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const float* z = logits.data() + i * k;
-    bool finite = true;
-    int64_t best = 0;
-    for (int64_t j = 0; j < k; ++j) {
-      finite = finite && std::isfinite(z[j]);
-      if (z[j] > z[best]) best = j;  // strict: a tie keeps the smaller index
-    }
-    if (finite && best == labels[i]) ++correct;
-  }
+  for (int64_t i = 0; i < n; ++i) correct += detail::row_is_correct(logits.data() + i * k, k, labels[i]);
   return correct;
 }
 

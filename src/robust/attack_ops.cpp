@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "nmode/attack_ops.hpp"
+#include "nmode/detail/softmax_ce.hpp"
 
 namespace nmode {
 
@@ -23,9 +24,7 @@ bool all_finite(const float* v, int64_t n) {
   return true;
 }
 
-bool is_correct(const float* z, int64_t k, int32_t y) {
-  return all_finite(z, k) && predict_class(z, k) == y;
-}
+bool is_correct(const float* z, int64_t k, int32_t y) { return detail::row_is_correct(z, k, y); }
 
 double ce_loss(const double* z, int64_t k, int32_t y, double* dz) {
   double zmax = z[0];

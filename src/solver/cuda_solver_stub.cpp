@@ -8,15 +8,15 @@ namespace nmode {
 
 #if !defined(NMODE_HAS_CUDA)
 SolveStats solve_cuda(const SolverOptions&, int64_t, const float*, const float*, const SolveOutputs<float>&,
-                      void*) {
+                      const CudaSolveOptions&) {
   throw Error("nmode was built without the CUDA backend; rebuild with nvcc present and NMODE_CUDA=AUTO or ON");
 }
 SolveStats solve_cuda_from_host(const SolverOptions& o, int64_t n, const float* g, const float* y0,
                                 const SolveOutputs<float>& out) {
-  return solve_cuda(o, n, g, y0, out, nullptr);
+  return solve_cuda(o, n, g, y0, out);
 }
-CudaSolveTiming time_solve_cuda(const SolverOptions& o, int64_t n, const float* g, bool, int) {
-  solve_cuda(o, n, g, nullptr, SolveOutputs<float>{}, nullptr);
+CudaSolveTiming time_solve_cuda(const SolverOptions& o, int64_t n, const float* g, bool, int, CudaOrder) {
+  solve_cuda(o, n, g, nullptr, SolveOutputs<float>{});
   return {};
 }
 #endif

@@ -14,6 +14,7 @@
 #include "nmode/detail/element_outputs.hpp"
 #include "core/numbers.hpp"
 #include "nmode/detail/element_solver.hpp"
+#include "nmode/detail/gamma_group.hpp"
 #include "nmode/ode.hpp"
 #include "nmode/simd.hpp"
 #include "solver/ode_common.hpp"
@@ -51,7 +52,7 @@ namespace {
 using detail::ElementParams;
 
 // Most elements per OpenMP work item: large enough to amortise scheduling and to
-// fill lane blocks with elements of equal step counts (see group_elements).
+// fill lane blocks with elements of equal step counts (detail/gamma_group.hpp).
 constexpr int kChunk = 4096;
 
 // Elements per work item: kChunk, or less for small batches so that every thread
@@ -65,24 +66,6 @@ int64_t chunk_size(int64_t n, int block) {
   const int64_t quarter = ceil_div(n, 4 * threads);
   const int64_t rounded = ceil_div(quarter, block) * block;
   return std::clamp<int64_t>(rounded, 4 * int64_t(block), kChunk);
-}
-
-// Elements are grouped by gamma mod pi before they are dealt into blocks. For
-// y0 = 0 an element's step count is a function of gamma mod pi alone (the solution
-// is pi-periodic in gamma), and a block runs until its slowest lane is done: in
-// batch order 16 % of the lane attempts at t_end = 1 idled in 64-lane blocks,
-// grouped 2.5 %.
-constexpr int kGroups = 64;
-
-int group_of(double gamma) {
-  // No branch and no libm call (std::nearbyint is one on the x86-64 baseline), so
-  // the loop over a work item vectorises: this runs once per element. Adding and
-  // subtracting 1.5 * 2^52 rounds to the nearest whole number; NaN, Inf and huge
-  // gamma land anywhere in [0, kGroups).
-  const double turns = gamma * 0.31830988618379067154;  // gamma / pi
-  const double nearest = (turns + 0x1.8p52) - 0x1.8p52;
-  const double x = (turns - nearest + 0.5) * kGroups;
-  return static_cast<int>(std::min(std::max(0.0, x), double(kGroups - 1)));  // max(0, NaN) = 0
 }
 
 // The scalar target: one element at a time, as one CUDA thread runs it.
@@ -153,10 +136,10 @@ class GroupedWorkItem {
     begin_ = begin;
     count_ = count;
     has_y0_ = y0 != nullptr;
-    int32_t start[kGroups + 1] = {};
-    for (int k = 0; k < count; ++k) b_.group[k] = static_cast<int16_t>(group_of(static_cast<double>(gamma[begin + k])));
+    int32_t start[detail::kGammaGroups + 1] = {};
+    for (int k = 0; k < count; ++k) b_.group[k] = static_cast<int16_t>(detail::gamma_group(static_cast<double>(gamma[begin + k])));
     for (int k = 0; k < count; ++k) ++start[b_.group[k] + 1];
-    for (int g = 0; g < kGroups; ++g) start[g + 1] += start[g];
+    for (int g = 0; g < detail::kGammaGroups; ++g) start[g + 1] += start[g];
     for (int k = 0; k < count; ++k) {
       const int32_t at = start[b_.group[k]]++;
       b_.position[k] = at;

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
+#include <string>
 
 #include "core/numbers.hpp"
 #include "io/metadata.hpp"
@@ -25,19 +27,7 @@ void require_range(const char* name, double v, bool ok, const char* range) {
 
 void adam_update_scalar(const AdamConstants& c, int64_t begin, int64_t end, float* w, const float* g, float* m,
                         float* v) {
-  for (int64_t i = begin; i < end; ++i) {
-    double wi = w[i];
-    const double on_row = static_cast<double>((i >= c.pen_begin) & (i < c.pen_end));
-    const double gi = g[i] + c.l2 * wi + on_row * c.eta * static_cast<double>((wi > 0) - (wi < 0));
-    wi *= c.shrink;
-    const double mi = c.b1 * m[i] + (1.0 - c.b1) * gi;
-    const double vi = c.b2 * v[i] + (1.0 - c.b2) * gi * gi;
-    m[i] = static_cast<float>(mi);
-    v[i] = static_cast<float>(vi);
-    wi -= c.step_size * mi / (std::sqrt(vi) / c.sqrt_bc2 + c.eps);
-    wi = std::min(std::max(wi, -c.hi), c.hi);
-    w[i] = static_cast<float>(wi);
-  }
+  for (int64_t i = begin; i < end; ++i) detail::adam_update_element(c, i, w, g, m, v);
 }
 
 void AdamOptions::validate() const {
@@ -106,7 +96,8 @@ void Adam::check_bound(const std::vector<ParameterRef>& params) const {
   }
 }
 
-void Adam::step(const std::vector<ParameterRef>& params) {
+const std::vector<AdamConstants>& Adam::next_step(const std::vector<ParameterRef>& params,
+                                                  const std::function<int64_t(size_t)>& penalty_row) {
   if (slots_.empty() && !params.empty()) bind(params);
   check_bound(params);
   ++step_;
@@ -117,7 +108,31 @@ void Adam::step(const std::vector<ParameterRef>& params) {
   const double l2 = options_.decay_mode == WeightDecay::L2 ? options_.weight_decay : 0.0;
   const double shrink = options_.decay_mode == WeightDecay::Decoupled ? 1.0 - lr * options_.weight_decay : 1.0;
   const double eta = plus_.stable_penalty, clip = plus_.clip;
+  // Clipping off = clamping to +-infinity, so the update has no branches.
+  const double inf = std::numeric_limits<double>::infinity();
+  std::vector<AdamConstants>& constants = constants_;  // kept: steady-state steps allocate nothing
+  constants.clear();
+  for (size_t k = 0; k < params.size(); ++k) {
+    const Slot& s = slots_[k];
+    // The penalty's subgradient lives on one row: [pen_begin, pen_end) of the flat array.
+    int64_t pen_begin = 0, pen_end = 0;
+    if (s.plus && eta > 0) {
+      const int64_t row = penalty_row(k);
+      const int64_t cols = params[k].value->dim(1);
+      if (row >= 0) {
+        pen_begin = row * cols;
+        pen_end = pen_begin + cols;
+      }
+    }
+    constants.push_back({b1, b2, eps, step_size, sqrt_bc2, l2, shrink, eta, s.plus && clip > 0 ? clip : inf,
+                         pen_begin, pen_end});
+  }
+  return constants;
+}
 
+void Adam::step(const std::vector<ParameterRef>& params) {
+  const std::vector<AdamConstants>& constants =
+      next_step(params, [&](size_t k) { return row_l1_argmax(*params[k].value); });
   const AdamUpdate update = adam_update_for(active_simd_target());
   for (size_t k = 0; k < params.size(); ++k) {
     Slot& s = slots_[k];
@@ -126,28 +141,24 @@ void Adam::step(const std::vector<ParameterRef>& params) {
     float* m = s.m.data();
     float* v = s.v.data();
     const int64_t count = params[k].value->size();
-    // The penalty's subgradient lives on one row: [pen_begin, pen_end) of the flat array.
-    int64_t pen_begin = 0, pen_end = 0;
-    if (s.plus && eta > 0) {
-      const int64_t row = row_l1_argmax(*params[k].value);
-      const int64_t cols = params[k].value->dim(1);
-      if (row >= 0) {
-        pen_begin = row * cols;
-        pen_end = pen_begin + cols;
-      }
-    }
-    // Clipping off = clamping to +-infinity, so the update has no branches.
-    const double inf = std::numeric_limits<double>::infinity();
-    const AdamConstants c{b1, b2, eps, step_size, sqrt_bc2, l2, shrink, eta, s.plus && clip > 0 ? clip : inf,
-                          pen_begin, pen_end};
     // Chunks of whole cache lines; the update is elementwise, so the split does
     // not change a bit of the result.
     constexpr int64_t kChunk = 1 << 14;
     const int64_t chunks = ceil_div(count, kChunk);
 #pragma omp parallel for schedule(static) if (count >= kParallelMin)
     for (int64_t ch = 0; ch < chunks; ++ch)
-      update(c, ch * kChunk, std::min(count, (ch + 1) * kChunk), w, g, m, v);
+      update(constants[k], ch * kChunk, std::min(count, (ch + 1) * kChunk), w, g, m, v);
   }
+}
+
+Tensor& Adam::first_moment(size_t k) { return slot(k).m; }
+Tensor& Adam::second_moment(size_t k) { return slot(k).v; }
+
+Adam::Slot& Adam::slot(size_t k) {
+  if (k >= slots_.size())
+    throw InvalidArgument("Adam: parameter " + std::to_string(k) + " has no moments (" +
+                          std::to_string(slots_.size()) + " bound; they are bound by the first step)");
+  return slots_[k];
 }
 
 void Adam::export_state(std::map<std::string, Tensor>& tensors, std::map<std::string, std::string>& metadata) const {

@@ -6,19 +6,17 @@
 
 #include <cstdint>
 
+#include "nmode/detail/adam_update.hpp"
 #include "nmode/simd.hpp"
 
 namespace nmode {
 
-struct AdamConstants {
-  double b1, b2, eps, step_size, sqrt_bc2, l2, shrink, eta, hi;
-  int64_t pen_begin, pen_end;  // the row that carries the stability penalty's subgradient
-};
+using detail::AdamConstants;
 
 using AdamUpdate = void (*)(const AdamConstants& c, int64_t begin, int64_t end, float* w, const float* g, float* m,
                             float* v);
 
-// The scalar update (also the SIMD kernels' tail).
+// The scalar update (also the SIMD kernels' tail): detail::adam_update_element in order.
 void adam_update_scalar(const AdamConstants& c, int64_t begin, int64_t end, float* w, const float* g, float* m,
                         float* v);
 

@@ -259,13 +259,18 @@ void Trainer::set_device(Device device) {
   if (options_.steady_state > 0)
     throw InvalidArgument("the steady-state regulariser (TisODE) runs on the CPU only; train it with --device cpu");
   gpu_ = std::make_unique<CudaModel>(*model_);
+  gpu_->upload_training_state(adam_);
 }
 
 // One optimizer step on the batch in x_, y_; returns the batch's summed loss and
 // correct count, accumulates the solver statistics of its clean (or PGD) pass.
 Trainer::BatchOutcome Trainer::train_batch(SolveStats& solver) {
-  // On the GPU (gpu_) the forward and backward passes run there and Adam stays on
-  // the host; set_device refused what that path lacks (adversarial inputs, TisODE).
+  // On the GPU (gpu_) the whole step runs there, Adam included (CudaModel::train_step);
+  // set_device refused what that path lacks (adversarial inputs, TisODE).
+  if (gpu_) {
+    const CudaModel::TrainStep step = gpu_->train_step(x_, y_, adam_);
+    return {step.loss_sum, step.correct};
+  }
   const int64_t b = x_.dim(0);
   const Tensor* input = &x_;
   if (options_.adversarial != AdversarialTraining::None) {
@@ -274,22 +279,14 @@ Trainer::BatchOutcome Trainer::train_batch(SolveStats& solver) {
   }
   model_->zero_grad();
   if (trades_term()) backward_trades_through_adversarial();
-  if (gpu_)
-    gpu_->forward(*input, logits_, true);
-  else
-    model_->forward(*input, logits_, true);
+  model_->forward(*input, logits_, true);
   BatchOutcome outcome;
   outcome.loss_sum = (softmax_cross_entropy(logits_, y_.data(), &dlogits_) + steady_state_loss(*model_)) * double(b);
   outcome.correct = count_correct(logits_, y_.data());
   if (trades_term()) kl_divergence(logits_, logits_adv_, options_.trades_beta / double(b), &dlogits_, nullptr);
-  if (gpu_) {
-    gpu_->backward(dlogits_);
-  } else {
-    solver.merge(last_solver_stats(*model_));  // the CPU layers' solves; the GPU's report none
-    model_->backward(dlogits_);
-  }
+  solver.merge(last_solver_stats(*model_));
+  model_->backward(dlogits_);
   adam_.step(model_->parameters());
-  if (gpu_) gpu_->upload_parameters();
   return outcome;
 }
 
@@ -329,6 +326,7 @@ EpochStats Trainer::train_epoch(const Dataset& train, const ProgressFn& progress
     correct += batch.correct;
     if (progress) progress(first + b, n, loss_sum / double(first + b), double(correct) / double(first + b));
   }
+  if (gpu_) gpu_->download_training_state(adam_);  // the host model and Adam are current again
   if (stats.solver.failed() > 0) throw Error("nmODE solver failed during training: " + stats.solver.summary());
   epochs_done_ += 1;
   stats.examples = n;

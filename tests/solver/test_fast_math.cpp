@@ -14,6 +14,7 @@ namespace {
 
 using nmode::detail::inv_fifth_root_guess;
 using nmode::detail::inv_fifth_root;
+using nmode::detail::sin_squared;
 using nmode::detail::sincos_poly;
 
 template <class T>
@@ -54,6 +55,26 @@ TYPED_TEST(FastMath, SincosMatchesTheStandardLibrary) {
     worst = std::max({worst, std::abs(double(s) - std::sin(xt)), std::abs(double(c) - std::cos(xt))});
   }
   EXPECT_LT(worst, tolerance);
+}
+
+// sin²u and sin 2u as the solver's right-hand side forms them, on its arguments
+// (|u| ≤ π/2 + 1/λ, λ ≥ 1 and beyond): sin²u = (1 − ĉ)/2 within half the sincos's
+// bound and the rounding of 1 − ĉ, halved (ε), and sin 2u within the sincos's bound.
+TYPED_TEST(FastMath, SinSquaredAndItsSlopeOnTheSolversArguments) {
+  using T = TypeParam;
+  const double sincos_tol = sizeof(T) == sizeof(float) ? 2e-7 : 1e-15;
+  const double eps = std::numeric_limits<T>::epsilon() / 2;
+  double worst = 0, worst_slope = 0;
+  for (double x = -2.7; x <= 2.7; x += 1e-4) {
+    T sin_sq, sin_2u;
+    sin_squared(static_cast<T>(x), sin_sq, sin_2u);
+    const double xt = static_cast<double>(static_cast<T>(x));
+    worst = std::max(worst, std::abs(double(sin_sq) - std::sin(xt) * std::sin(xt)));
+    // 2u is exact in binary floating point, so sincos saw 2 xt.
+    worst_slope = std::max(worst_slope, std::abs(double(sin_2u) - std::sin(2 * xt)));
+  }
+  EXPECT_LT(worst, sincos_tol / 2 + eps);
+  EXPECT_LT(worst_slope, sincos_tol);
 }
 
 // The bit-level first guess that seeds the Newton steps: within 7.3 % of

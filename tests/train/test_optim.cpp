@@ -47,6 +47,18 @@ struct Params {
   std::vector<ParameterRef> refs() { return {{"0.weight", &w, &gw}, {"0.bias", &b, &gb}}; }
 };
 
+// Adam with every option in play: weight decay, and nmODE+ clipping and penalty on `weight`.
+Adam adam_with_everything(const std::string& weight, double clip) {
+  AdamOptions o;
+  o.lr = 0.05;
+  o.weight_decay = 0.01;
+  NmOdePlusOptions plus;
+  plus.weights = {weight};
+  plus.clip = clip;
+  plus.stable_penalty = 0.3;
+  return Adam(o, plus);
+}
+
 // PyTorch's Adam written out in double for one tensor (textbook form with m-hat, v-hat).
 struct ReferenceAdam {
   double lr, b1, b2, eps, wd;
@@ -168,6 +180,42 @@ TEST_P(AdamPerTarget, OptionsAreValidated) {
     EXPECT_NE(std::string(e.what()).find("9.weight"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("0.bias"), std::string::npos) << e.what();
   }
+}
+
+// A caller that runs the update on its own copy (the GPU's train_step) takes
+// next_step's constants and applies detail::adam_update_element: over steps with
+// weight decay, the penalty (whose row it finds itself) and clipping, that must be
+// step() bit for bit, moments included.
+TEST_P(AdamPerTarget, NextStepAppliedByTheCallerIsStepBitForBit) {
+  Adam own = adam_with_everything("0.weight", 0.6), caller = adam_with_everything("0.weight", 0.6);
+  Params a, b;
+  EXPECT_THROW(caller.first_moment(0), nmode::InvalidArgument) << "no moments before the first step";
+  for (int step = 1; step <= 5; ++step) {
+    a.gw = b.gw = random_tensor({3, 4}, 300 + uint64_t(step), -2.0, 2.0);
+    a.gb = b.gb = random_tensor({4}, 400 + uint64_t(step), -0.5, 0.5);
+    own.step(a.refs());
+    const std::vector<ParameterRef> refs = b.refs();
+    int asked = 0;
+    const auto constants = caller.next_step(refs, [&](size_t k) {
+      ++asked;
+      return nmode::row_l1_argmax(*refs[k].value);
+    });
+    EXPECT_EQ(asked, 1) << "the penalty row is asked for the nmODE+ weight only";
+    ASSERT_EQ(constants.size(), refs.size());
+    for (size_t k = 0; k < refs.size(); ++k)
+      for (int64_t i = 0; i < refs[k].value->size(); ++i)
+        nmode::detail::adam_update_element(constants[k], i, refs[k].value->data(), refs[k].grad->data(),
+                                           caller.first_moment(k).data(), caller.second_moment(k).data());
+    EXPECT_EQ(caller.step_count(), own.step_count());
+    ASSERT_EQ(0, std::memcmp(a.w.data(), b.w.data(), sizeof(float) * 12)) << "step " << step;
+    ASSERT_EQ(0, std::memcmp(a.b.data(), b.b.data(), sizeof(float) * 4)) << "step " << step;
+    for (size_t k = 0; k < 2; ++k) {
+      ASSERT_EQ(own.first_moment(k).vector(), caller.first_moment(k).vector()) << "step " << step;
+      ASSERT_EQ(own.second_moment(k).vector(), caller.second_moment(k).vector()) << "step " << step;
+    }
+  }
+  EXPECT_EQ(caller.bound_parameters(), 2u);
+  EXPECT_THROW(caller.first_moment(2), nmode::InvalidArgument);
 }
 
 // ------------------------------------------------------------- nmODE+ ----
@@ -396,14 +444,7 @@ TEST(CountCorrect, TiesGoToTheSmallestIndexAndNonFiniteRowsAreWrong) {
 TEST(AdamTargets, AgreeBitwiseWithTheScalarUpdate) {
   const auto run = [](nmode::SimdTarget target) {
     nmode::set_simd_target(target);
-    AdamOptions o;
-    o.lr = 0.05;
-    o.weight_decay = 0.01;
-    NmOdePlusOptions plus;
-    plus.weights = {"w"};
-    plus.clip = 0.9;
-    plus.stable_penalty = 0.3;
-    Adam adam(o, plus);
+    Adam adam = adam_with_everything("w", 0.9);
     Tensor w = random_tensor({7, 1001}, 5), g = random_tensor({7, 1001}, 6);
     w[3 * 1001 + 17] = 40.0f;  // row 3 carries the penalty
     for (int step = 0; step < 3; ++step) adam.step({{"w", &w, &g}});

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -64,14 +65,11 @@ TEST(TrainOnGpu, WithoutAGpuSetDeviceSaysWhy) {
 // the gradient's size, so a parameter whose exact gradient is near 0 may follow
 // its rounding noise either way (up to 8 lr apart after 8 steps); a parameter with
 // a real gradient moves the same way on both. Hence: the losses agree, and nearly
-// every parameter stays within lr / 10 of its CPU twin.
-TEST(TrainOnGpu, EpochsOnTheGpuFollowTheCpuRun) {
-  NMODE_REQUIRE_GPU();
-  const ModelSpec spec = small_spec();
+// every parameter stays within lr / 10 of its CPU twin. The GPU runs the whole
+// step (CudaModel::train_step, Adam included) and hands the parameters and Adam's
+// moments back after each epoch: the moments are compared too.
+void expect_gpu_epochs_follow_the_cpu(const ModelSpec& spec, const TrainOptions& o) {
   const Dataset data = test::synthetic_dataset(64, spec.input, spec.classes, 17);
-  TrainOptions o;
-  o.batch = 16;
-  o.adam.lr = 1e-3;
   Trainer cpu(spec, o), gpu(spec, o);
   gpu.set_device(Device::Cuda);
   ASSERT_EQ(gpu.device(), Device::Cuda);
@@ -79,6 +77,7 @@ TEST(TrainOnGpu, EpochsOnTheGpuFollowTheCpuRun) {
     const EpochStats a = cpu.train_epoch(data), b = gpu.train_epoch(data);
     EXPECT_NEAR(a.mean_loss, b.mean_loss, 1e-3 * a.mean_loss) << "epoch " << e + 1;
     EXPECT_EQ(a.examples, b.examples);
+    EXPECT_NEAR(a.accuracy, b.accuracy, 2.0 / 64) << "epoch " << e + 1;
   }
   const auto& pc = cpu.model().parameters();
   const auto& pg = gpu.model().parameters();
@@ -94,6 +93,49 @@ TEST(TrainOnGpu, EpochsOnTheGpuFollowTheCpuRun) {
     }
   EXPECT_LT(double(apart), 0.02 * double(total)) << apart << " of " << total << " parameters more than lr/10 apart";
   EXPECT_LT(worst, 8 * o.adam.lr + 1e-6) << "a parameter moved further than 8 Adam steps allow";
+  // The moments: m follows the gradients, so like the parameters nearly all agree
+  // to within a tenth of their own scale.
+  std::map<std::string, Tensor> mc, mg;
+  std::map<std::string, std::string> meta_c, meta_g;
+  cpu.optimizer().export_state(mc, meta_c);
+  gpu.optimizer().export_state(mg, meta_g);
+  EXPECT_EQ(meta_c.at("adam.step"), meta_g.at("adam.step"));
+  ASSERT_EQ(mc.size(), mg.size());
+  int64_t moments = 0, moments_apart = 0;
+  for (const auto& [name, tc] : mc) {
+    const Tensor& tg = mg.at(name);
+    ASSERT_EQ(tc.shape(), tg.shape()) << name;
+    double scale = 0;
+    for (int64_t i = 0; i < tc.size(); ++i) scale = std::max(scale, std::abs(double(tc[i])));
+    for (int64_t i = 0; i < tc.size(); ++i) {
+      moments_apart += std::abs(double(tc[i]) - double(tg[i])) > 0.1 * scale + 1e-12;
+      moments += 1;
+    }
+  }
+  EXPECT_LT(double(moments_apart), 0.02 * double(moments)) << moments_apart << " of " << moments << " moments apart";
+}
+
+TEST(TrainOnGpu, EpochsOnTheGpuFollowTheCpuRun) {
+  NMODE_REQUIRE_GPU();
+  TrainOptions o;
+  o.batch = 16;
+  o.adam.lr = 1e-3;
+  expect_gpu_epochs_follow_the_cpu(small_spec(), o);
+}
+
+// The parts of a step that stay on the host (a learnable lambda's gradient and
+// update) or need a read-back (nmODE+'s penalty row), and clipping inside the
+// device's Adam.
+TEST(TrainOnGpu, LearnableLambdaAndNmOdePlusFollowTheCpuRun) {
+  NMODE_REQUIRE_GPU();
+  ModelSpec spec = small_spec();
+  spec.learn_lambda = true;
+  TrainOptions o;
+  o.batch = 16;
+  o.adam.lr = 1e-3;
+  o.clip = 0.2;
+  o.stable_penalty = 1e-2;
+  expect_gpu_epochs_follow_the_cpu(spec, o);
 }
 
 }  // namespace

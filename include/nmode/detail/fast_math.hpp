@@ -103,6 +103,21 @@ NMODE_HD inline void solver_sincos(L x, L& s, L& c) {
 #endif
 }
 
+// sin²u = (1 − cos 2u)/2 and d/du sin²u = sin 2u from one sincos(2u): the solver's
+// right-hand side and the surrogate both call this, on the CPU and the GPU. The
+// form keeps sin²u to absolute accuracy only (a multiple of 2^-25 in float where u
+// is next to a multiple of pi), and that is deliberate: s² and 2sc from sincos(u)
+// keep it relative, but then the tiny forcing next to k pi lets the step control,
+// which watches y alone, take steps too long for dy/dgamma there (at rtol = atol =
+// 1e-6 in float, 1.2 % off: TrainGolden.FiveAdamStepsMatchADoublePrecisionReimplementation).
+template <class L>
+NMODE_HD inline void sin_squared(L u, L& sin_sq, L& sin_2u) {
+  using T = scalar_of<L>;
+  L cos_2u;
+  solver_sincos(T(2) * u, sin_2u, cos_2u);
+  sin_sq = T(0.5) * (T(1) - cos_2u);
+}
+
 // x^(-1/5) for positive finite x, the power in the step-size controller
 // (0.9 * err^(-1/5)): the bit-level first guess refined by Newton steps on
 // x^(-5) = a, i.e. g <- g * (6 - a * g^5) / 5, which need no division.

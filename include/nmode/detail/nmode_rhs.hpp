@@ -1,7 +1,7 @@
 // The nmODE neuron y' = -lambda*y + sin^2(y + gamma) and its forward
 // sensitivities, as right-hand sides for the generic DP5(4) step, over a lane type
 // (lanes.hpp). One sincos(2u) per stage gives sin^2(u) = (1 - cos 2u)/2 and
-// d/du sin^2(u) = sin 2u. Read once per CPU SIMD target (lane_namespace.hpp).
+// d/du sin^2(u) = sin 2u (sin_squared, fast_math.hpp). Read once per CPU SIMD target (lane_namespace.hpp).
 #if defined(NMODE_DETAIL_NMODE_RHS_HPP) == defined(HWY_TARGET_TOGGLE)
 #ifdef NMODE_DETAIL_NMODE_RHS_HPP
 #undef NMODE_DETAIL_NMODE_RHS_HPP
@@ -106,29 +106,28 @@ NMODE_HD inline State initial_state(L y0) {
 // pi-periodic in gamma, and the reduction keeps the fast sincos accurate.
 template <class L>
 struct NmodeRhs {
-  using T = scalar_of<L>;
   L gamma;
   L lambda;
 
   NMODE_HD ValueState<L> operator()(L /*t*/, const ValueState<L>& v) const {
-    L sin2u, cos2u;
-    solver_sincos(T(2) * (v.y + gamma), sin2u, cos2u);
-    return {-lambda * v.y + T(0.5) * (T(1) - cos2u)};
+    L sin_sq, sin2u;
+    sin_squared(v.y + gamma, sin_sq, sin2u);
+    return {-lambda * v.y + sin_sq};
   }
 
   NMODE_HD SensState<L> operator()(L /*t*/, const SensState<L>& v) const {
-    L sin2u, cos2u;
-    solver_sincos(T(2) * (v.y + gamma), sin2u, cos2u);
+    L sin_sq, sin2u;
+    sin_squared(v.y + gamma, sin_sq, sin2u);
     const L jac = -lambda + sin2u;  // df/dy
-    return {-lambda * v.y + T(0.5) * (T(1) - cos2u),  // same expression as ValueState: bitwise-equal y
-            jac * v.s + sin2u,                        // df/dgamma = sin 2u
-            jac * v.q - v.y};                         // df/dlambda = -y
+    return {-lambda * v.y + sin_sq,  // same expression as ValueState: bitwise-equal y
+            jac * v.s + sin2u,       // df/dgamma = sin 2u
+            jac * v.q - v.y};        // df/dlambda = -y
   }
 
   NMODE_HD SensY0State<L> operator()(L t, const SensY0State<L>& v) const {
     const SensState<L> k = (*this)(t, SensState<L>{v.y, v.s, v.q});
-    L sin2u, cos2u;  // recomputed: this variant is for tests and tools, not the hot path
-    solver_sincos(T(2) * (v.y + gamma), sin2u, cos2u);
+    L sin_sq, sin2u;  // recomputed: this variant is for tests and tools, not the hot path
+    sin_squared(v.y + gamma, sin_sq, sin2u);
     return {k.y, k.s, k.q, (-lambda + sin2u) * v.r};
   }
 };

@@ -36,17 +36,6 @@ struct SurrogateParams {
   int newton_steps;  // steady_newton_steps(λ)
 };
 
-// sin²u and sin 2u from one sincos(2u): sin²u = (1 − cos 2u)/2, as the solver's
-// right-hand side computes them (nmode_rhs.hpp), with the solver's fast sincos,
-// accurate to 2e-7 (float) for |2u| ≤ 8 (tests/solver/test_fast_math.cpp).
-template <class L>
-NMODE_HD inline void sin_squared(L u, L& sin_sq, L& sin_2u) {
-  using T = scalar_of<L>;
-  L cos_2u;
-  solver_sincos(T(2) * u, sin_2u, cos_2u);
-  sin_sq = T(0.5) * (T(1) - cos_2u);
-}
-
 // Newton steps for the steady state at λ, from the first fixed-point iterate
 // sin²γ/λ: enough that the worst error in exact arithmetic over γ is at most 1e-9,
 // far below the float evaluation's own error (of order 1e-7: tests/robust/
