@@ -8,7 +8,6 @@
 #include "nmode/classifier.hpp"
 #include "nmode/cuda_model.hpp"
 #include "nmode/model.hpp"
-#include "nmode/tensor.hpp"
 
 namespace nmode {
 
@@ -28,8 +27,7 @@ class CudaClassifier final : public Classifier {
  private:
   CudaModel gpu_;
   int64_t input_dim_, num_classes_;
-  Tensor input_, logits_, dlogits_, dinput_;  // host staging for the raw-pointer calls
-  int64_t grad_batch_ = -1;                   // batch of the last forward with need_input_grad
+  bool has_input_grad_ = false;  // the last forward had need_input_grad
 };
 
 }  // namespace nmode

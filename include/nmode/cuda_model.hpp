@@ -46,6 +46,12 @@ class CudaModel {
   // parameter gradients: what attacks need, without their cost.
   void backward_input(const Tensor& dlogits, Tensor& dx);
 
+  // The same two on raw host arrays of n rows (x: (n, input_dim), logits:
+  // (n, num_classes); dlogits and dx for the latest training forward's n), with
+  // no host tensors in between: what CudaClassifier passes straight through.
+  void forward(const float* x, int64_t n, float* logits, bool training);
+  void backward_input(const float* dlogits, float* dx);
+
   // Copies the Linear weights and biases again after the host model changed
   // them (an optimizer step, a checkpoint load).
   void upload_parameters();
@@ -58,8 +64,10 @@ class CudaModel {
   // correct count, as Trainer reports them. The step's gradients are its own (a
   // lambda's host grad is zeroed first). Until download_training_state, the host
   // model's Linear parameters and `adam`'s moments of them are stale.
-  // Host synchronisations: the solve's statistics, a learnable lambda's gradient,
-  // the penalty's row (nmODE+ stable_penalty) and the loss read-back.
+  // One host synchronisation reads back the loss and the solver's statistics (a
+  // failed solve throws Error there, after the device's parameters took the step);
+  // a learnable lambda's gradient and the penalty's row (nmODE+ stable_penalty)
+  // add one each.
   struct TrainStep {
     double loss_sum = 0;
     int64_t correct = 0;

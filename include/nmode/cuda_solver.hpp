@@ -26,10 +26,20 @@ struct CudaSolveOptions {
   // layer is added as the solver reads its input rather than in a pass of its own.
   const float* bias = nullptr;
   int64_t bias_period = 0;  // > 0 when bias is set: the row length
+  // Device memory of cuda_solve_stat_slots() values, zeroed by the caller, or null.
+  // When set, the solve adds its statistics there and returns without waiting for
+  // the GPU, with empty SolveStats; once the caller has copied the slots back (with
+  // whatever else it reads), cuda_solve_stats() turns them into SolveStats. A
+  // training step then synchronises once, and checks the solver at that point.
+  unsigned long long* deferred_stats = nullptr;
 };
 
+// The slots a deferred solve fills, and their SolveStats (lane slots included).
+int cuda_solve_stat_slots();
+SolveStats cuda_solve_stats(const unsigned long long* host_slots);
+
 // Device pointers in and out; d_y0 may be null (y0 = 0). Synchronises on the
-// stream to return the statistics, whose lane_slots count the attempts the warps
+// stream to return the statistics (unless they are deferred), whose lane_slots count the attempts the warps
 // ran (32 per step of a warp), so idle_lane_fraction() is the warps' idle share.
 SolveStats solve_cuda(const SolverOptions& options, int64_t n, const float* d_gamma, const float* d_y0,
                       const SolveOutputs<float>& d_out, const CudaSolveOptions& gpu = {});

@@ -202,6 +202,7 @@ struct Slot {
   // the batch fewer.
   bool bias_in_next = false;         // Kind::Linear
   int64_t bias_from = -1;            // Kind::NmOde: the slot of that Linear, or -1
+  int64_t stats_index = -1;          // Kind::NmOde: its statistics in Impl::step_stats
   int64_t in = 0, out = 0;
   DeviceBuffer<float> weight, bias;            // Linear: (out, in), (out)
   DeviceBuffer<float> weight_grad, bias_grad;  // Linear: one backward's gradients, (out, in), (out)
@@ -241,6 +242,11 @@ struct CudaModel::Impl {
   DeviceBuffer<double> row_loss, row_sums;
   std::vector<int32_t> host_correct;
   std::vector<double> host_loss, host_row_sums;
+  // train_step's solves leave their statistics here (CudaSolveOptions::deferred_stats),
+  // cuda_solve_stat_slots() per NmOde layer, read back with the loss.
+  DeviceBuffer<unsigned long long> step_stats;
+  std::vector<unsigned long long> host_stats;
+  bool defer_stats = false;
 
   Impl() = default;
   Impl(const Impl&) = delete;
@@ -301,11 +307,12 @@ struct CudaModel::Impl {
           if (s.lambda_grad) out.dy_dlambda = s.q.data();
         }
         CudaSolveOptions gpu;
+        if (defer_stats) gpu.deferred_stats = step_stats.data() + s.stats_index * cuda_solve_stat_slots();
         if (s.bias_from >= 0) {
           gpu.bias = slots[size_t(s.bias_from)].bias.data();
           gpu.bias_period = s.out;
         }
-        const SolveStats stats = solve_cuda(o, count, x, nullptr, out, gpu);
+        const SolveStats stats = solve_cuda(o, count, x, nullptr, out, gpu);  // empty when deferred
         if (stats.failed() > 0) throw Error(solver_failure(s.nmode->describe(), stats, o));
         break;
       }
@@ -376,22 +383,32 @@ struct CudaModel::Impl {
     return dy;
   }
 
-  // x: (n, in) host -> logits in acts.back() on the device. Checks the shape first.
-  int64_t forward_on_device(const Tensor& x, bool training, const char* caller) {
+  // The batch size of x, which must be (n, in).
+  int64_t check_input(const Tensor& x, const char* caller) const {
     const int64_t in = slots.front().in;
     if (x.rank() != 2 || x.dim(1) != in)
       throw InvalidArgument(std::string(caller) + ": input must be (batch, " + std::to_string(in) + "), got shape " +
                             x.shape_string());
-    const int64_t n = x.dim(0);
-    check_int_range("batch size", n);
+    check_int_range("batch size", x.dim(0));
+    return x.dim(0);
+  }
+
+  // x: (n, in) host -> logits in acts.back() on the device. Checks the shape first.
+  int64_t forward_on_device(const Tensor& x, bool training, const char* caller) {
+    const int64_t n = check_input(x, caller);
+    forward_rows(x.data(), n, training);
+    return n;
+  }
+
+  // x: (n, in) host rows, n checked -> logits in acts.back() on the device.
+  void forward_rows(const float* x, int64_t n, bool training) {
     trained_batch = -1;  // invalid until this forward succeeds
     if (n > 0) {
       reserve(n);
-      acts[0].copy_from_host(x.data(), size_t(x.size()));
+      acts[0].copy_from_host(x, size_t(n * slots.front().in));
       for (size_t i = 0; i < slots.size(); ++i) forward_layer(slots[i], n, acts[i].data(), acts[i + 1].data(), training);
     }
     if (training) trained_batch = n;
-    return n;
   }
 
   // The parameters in the host model's order, each matched to its device copy.
@@ -492,6 +509,9 @@ CudaModel::CudaModel(Sequential& model) : impl_(std::make_unique<Impl>()) {
     m.max_features = std::max({m.max_features, s.in, s.out});
     m.slots.push_back(std::move(s));
   }
+  int64_t solves = 0;
+  for (Slot& s : m.slots)
+    if (s.kind == Kind::NmOde) s.stats_index = solves++;
   for (size_t i = 0; i + 1 < m.slots.size(); ++i) {
     if (m.slots[i].kind != Kind::Linear || m.slots[i + 1].kind != Kind::NmOde) continue;
     m.slots[i].bias_in_next = true;
@@ -512,6 +532,8 @@ CudaModel::CudaModel(Sequential& model) : impl_(std::make_unique<Impl>()) {
     s.bias_grad = DeviceBuffer<float>(b);
   }
   m.bind_parameters();
+  m.step_stats = DeviceBuffer<unsigned long long>(size_t(solves * cuda_solve_stat_slots()));
+  m.host_stats.resize(m.step_stats.size());
   upload_parameters();
 }
 
@@ -541,29 +563,62 @@ void CudaModel::backward(const Tensor& dlogits, Tensor* dx) { impl_->backward(dl
 
 void CudaModel::backward_input(const Tensor& dlogits, Tensor& dx) { impl_->backward(dlogits, &dx, Grads::None); }
 
+void CudaModel::forward(const float* x, int64_t n, float* logits, bool training) {
+  Impl& m = *impl_;
+  if (n < 0) throw InvalidArgument("CudaModel::forward: batch size must be >= 0, got " + std::to_string(n));
+  check_int_range("batch size", n);
+  m.forward_rows(x, n, training);
+  if (n > 0) m.acts.back().copy_to_host(logits, size_t(n * m.slots.back().out));
+}
+
+void CudaModel::backward_input(const float* dlogits, float* dx) {
+  Impl& m = *impl_;
+  if (m.trained_batch < 0)
+    throw InvalidArgument("CudaModel::backward_input needs the latest forward to have training = true");
+  const int64_t n = m.trained_batch;
+  if (n == 0) return;
+  m.grad_a.copy_from_host(dlogits, size_t(n * m.slots.back().out));
+  const float* d_dx = m.backward_chain(n, true, Grads::None);
+  NMODE_CUDA_CHECK(
+      cudaMemcpy(dx, d_dx, size_t(n * m.slots.front().in) * sizeof(float), cudaMemcpyDeviceToHost));
+}
+
 CudaModel::TrainStep CudaModel::train_step(const Tensor& x, const std::vector<int32_t>& labels, Adam& adam) {
   Impl& m = *impl_;
   const int64_t classes = m.slots.back().out;
   // Everything is checked before any work, as softmax_cross_entropy does.
-  if (x.rank() == 2 && int64_t(labels.size()) != x.dim(0))
+  const int64_t n = m.check_input(x, "CudaModel::train_step");
+  if (int64_t(labels.size()) != n)
     throw InvalidArgument("CudaModel::train_step: " + std::to_string(labels.size()) + " labels for a batch of " +
-                          std::to_string(x.dim(0)));
+                          std::to_string(n));
   for (size_t i = 0; i < labels.size(); ++i)
     if (labels[i] < 0 || labels[i] >= classes)
       throw InvalidArgument("CudaModel::train_step: label " + std::to_string(labels[i]) + " of example " +
                             std::to_string(i) + " is outside [0, " + std::to_string(classes) + ")");
+  TrainStep outcome;
+  if (n == 0) {
+    m.trained_batch = 0;
+    return outcome;
+  }
   for (Parameter& p : m.params)
     if (!p.on_device()) p.host.grad->fill(0.0f);  // this step's gradient alone, as after zero_grad
-  const int64_t n = m.forward_on_device(x, true, "CudaModel::train_step");
-  TrainStep outcome;
-  if (n == 0) return outcome;
+  // The uploads come first, while the GPU is idle: a copy from pageable memory
+  // waits for the work queued before it.
   const size_t rows = size_t(n);
   if (m.labels.size() < rows) {
-    m.labels = DeviceBuffer<int32_t>(size_t(m.capacity));
-    m.row_correct = DeviceBuffer<int32_t>(size_t(m.capacity));
-    m.row_loss = DeviceBuffer<double>(size_t(m.capacity));
+    m.labels = DeviceBuffer<int32_t>(rows);
+    m.row_correct = DeviceBuffer<int32_t>(rows);
+    m.row_loss = DeviceBuffer<double>(rows);
   }
   m.labels.copy_from_host(labels.data(), rows);
+  const size_t stat_bytes = m.step_stats.size() * sizeof(unsigned long long);
+  if (stat_bytes > 0) NMODE_CUDA_CHECK(cudaMemsetAsync(m.step_stats.data(), 0, stat_bytes));
+  struct Deferring {  // the statistics of this step's solves wait for the read-back below
+    bool& flag;
+    explicit Deferring(bool& f) : flag(f) { flag = true; }
+    ~Deferring() { flag = false; }
+  } deferring(m.defer_stats);
+  m.forward_on_device(x, true, "CudaModel::train_step");
   const double inv_n = 1.0 / static_cast<double>(n);
   cuda_training::softmax_cross_entropy(n, classes, m.acts.back().data(), m.labels.data(), inv_n, m.grad_a.data(),
                                        m.row_loss.data(), m.row_correct.data());
@@ -587,11 +642,23 @@ CudaModel::TrainStep CudaModel::train_step(const Tensor& x, const std::vector<in
   cuda_training::adam_update(segments);
 
   // The one read-back of the step: the rows' losses and verdicts, summed in row
-  // order as the CPU's loss is.
+  // order as the CPU's loss is, and the solves' statistics.
   m.host_loss.resize(rows);
   m.host_correct.resize(rows);
-  m.row_loss.copy_to_host(m.host_loss.data(), rows);
-  m.row_correct.copy_to_host(m.host_correct.data(), rows);
+  NMODE_CUDA_CHECK(cudaMemcpyAsync(m.host_loss.data(), m.row_loss.data(), rows * sizeof(double),
+                                   cudaMemcpyDeviceToHost));
+  NMODE_CUDA_CHECK(cudaMemcpyAsync(m.host_correct.data(), m.row_correct.data(), rows * sizeof(int32_t),
+                                   cudaMemcpyDeviceToHost));
+  if (stat_bytes > 0)
+    NMODE_CUDA_CHECK(cudaMemcpyAsync(m.host_stats.data(), m.step_stats.data(), stat_bytes, cudaMemcpyDeviceToHost));
+  NMODE_CUDA_CHECK(cudaStreamSynchronize(nullptr));
+  for (const Slot& s : m.slots) {
+    if (s.kind != Kind::NmOde) continue;
+    const SolveStats stats = cuda_solve_stats(m.host_stats.data() + s.stats_index * cuda_solve_stat_slots());
+    if (stats.failed() > 0)
+      throw Error(solver_failure(s.nmode->describe(), stats, s.nmode->solver_options()) +
+                  " (the GPU's copy of the parameters took the step: upload_training_state before another)");
+  }
   double total = 0.0;
   for (size_t i = 0; i < rows; ++i) {
     total += m.host_loss[i];

@@ -266,32 +266,44 @@ void launch_solve(const detail::ElementParams<float>& p, int64_t n, const Elemen
 
 }  // namespace
 
+int cuda_solve_stat_slots() { return kStatSlots; }
+
+SolveStats cuda_solve_stats(const unsigned long long* host_slots) {
+  detail::SolveTally tally;
+  for (int k = 0; k < kTallySlots; ++k) tally.slot[k] = host_slots[k];
+  SolveStats stats = stats_of(tally);
+  stats.lane_slots = static_cast<int64_t>(host_slots[kLaneSlotsSlot]);
+  return stats;
+}
+
 SolveStats solve_cuda(const SolverOptions& options, int64_t n, const float* d_gamma, const float* d_y0,
                       const SolveOutputs<float>& d_out, const CudaSolveOptions& gpu) {
   check_solve_arguments(options, n, d_gamma, d_out);
   if (gpu.bias && gpu.bias_period <= 0)
     throw InvalidArgument("solve_cuda: bias_period must be > 0 with a bias, got " + std::to_string(gpu.bias_period));
-  SolveStats stats;
-  if (n == 0) return stats;
+  if (n == 0) return SolveStats{};
   cudaStream_t stream = static_cast<cudaStream_t>(gpu.stream);
-  StatSlots d_stats(stream);
-  NMODE_CUDA_CHECK(cudaMemsetAsync(d_stats.data(), 0, kStatSlots * sizeof(unsigned long long), stream));
   const detail::ElementParams<float> p = element_params<float>(options);
   const ElementInput in{d_gamma, d_y0, gpu.bias, gpu.bias_period};
-  if (d_out.dy_dy0)
-    launch_solve<detail::SensY0State<float>>(p, n, in, d_out, d_stats.data(), gpu.order, stream);
-  else if (d_out.wants_sensitivities())
-    launch_solve<detail::SensState<float>>(p, n, in, d_out, d_stats.data(), gpu.order, stream);
-  else
-    launch_solve<detail::ValueState<float>>(p, n, in, d_out, d_stats.data(), gpu.order, stream);
+  auto launch = [&](unsigned long long* slots) {
+    if (d_out.dy_dy0)
+      launch_solve<detail::SensY0State<float>>(p, n, in, d_out, slots, gpu.order, stream);
+    else if (d_out.wants_sensitivities())
+      launch_solve<detail::SensState<float>>(p, n, in, d_out, slots, gpu.order, stream);
+    else
+      launch_solve<detail::ValueState<float>>(p, n, in, d_out, slots, gpu.order, stream);
+  };
+  if (gpu.deferred_stats) {
+    launch(gpu.deferred_stats);
+    return SolveStats{};
+  }
+  StatSlots d_stats(stream);
+  NMODE_CUDA_CHECK(cudaMemsetAsync(d_stats.data(), 0, kStatSlots * sizeof(unsigned long long), stream));
+  launch(d_stats.data());
   unsigned long long host[kStatSlots];
   NMODE_CUDA_CHECK(cudaMemcpyAsync(host, d_stats.data(), sizeof(host), cudaMemcpyDeviceToHost, stream));
   NMODE_CUDA_CHECK(cudaStreamSynchronize(stream));
-  detail::SolveTally tally;
-  for (int k = 0; k < kTallySlots; ++k) tally.slot[k] = host[k];
-  stats = stats_of(tally);
-  stats.lane_slots = static_cast<int64_t>(host[kLaneSlotsSlot]);
-  return stats;
+  return cuda_solve_stats(host);
 }
 
 SolveStats solve_cuda_from_host(const SolverOptions& options, int64_t n, const float* gamma, const float* y0,

@@ -24,6 +24,8 @@ CudaModel& CudaModel::operator=(CudaModel&& other) noexcept = default;
 void CudaModel::forward(const Tensor&, Tensor&, bool) { no_backend(); }
 void CudaModel::backward(const Tensor&, Tensor*) { no_backend(); }
 void CudaModel::backward_input(const Tensor&, Tensor&) { no_backend(); }
+void CudaModel::forward(const float*, int64_t, float*, bool) { no_backend(); }
+void CudaModel::backward_input(const float*, float*) { no_backend(); }
 void CudaModel::upload_parameters() { no_backend(); }
 CudaModel::TrainStep CudaModel::train_step(const Tensor&, const std::vector<int32_t>&, Adam&) { no_backend(); }
 void CudaModel::upload_training_state(Adam&) { no_backend(); }

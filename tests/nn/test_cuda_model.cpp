@@ -537,7 +537,7 @@ TEST(CudaModel, MisuseAndSolverFailuresThrow) {
 // same model: the loss and verdicts agree, and after three steps nearly every
 // parameter is within lr / 10 of its CPU twin (Adam moves each by about lr per
 // step, so only a parameter whose gradient is rounding noise may go another way).
-// Bad labels are refused before anything moves.
+// Bad labels are refused before anything moves; a failed solve is reported.
 TEST(CudaModel, TrainStepFollowsTheCpuStep) {
   NMODE_REQUIRE_GPU();
   const ModelSpec spec = small_nmode_spec(4);
@@ -587,6 +587,14 @@ TEST(CudaModel, TrainStepFollowsTheCpuStep) {
   EXPECT_LT(double(apart), 0.02 * double(total)) << apart << " of " << total << " parameters more than lr/10 apart";
   for (size_t k = 0; k < pc.size(); ++k)
     EXPECT_EQ(gpu_adam.first_moment(k).shape(), cpu_adam.first_moment(k).shape()) << pc[k].name;
+  // The solver's statistics come back with the loss, and a failed solve throws there.
+  x[7] = std::nanf("");
+  try {
+    gpu.train_step(x, labels, gpu_adam);
+    FAIL() << "a NaN input did not throw";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("NaN/Inf"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
