@@ -4,9 +4,11 @@
 #   gpu-check/gpu-check.sh [REPORT]     (report default: gpu-check-report.txt here)
 # It prints the GPU model, driver and clocks, then runs, each with a time limit:
 #   1. every CUDA test, with no test SKIPPED;
-#   2. the solver on one size past one grid (4·2^20 elements) and one past 2^31;
+#   2. the solver on one size past one grid (4·2^20 elements) and one past 2^31
+#      (bench-solver: tiles sorted by gamma mod pi, and element order beside it);
 #   3. the GPU benchmarks: bench_ode's solver on device-resident data, and
-#      bench_train's reference-model training step on the GPU, stage by stage;
+#      bench_train's reference-model training step on the GPU (all on the device,
+#      against the host-staged step, stage by stage);
 #   4. one MNIST training epoch on the GPU and on the CPU with the same seed, whose
 #      test accuracies must agree within 1 point;
 #   5. compute-sanitizer memcheck and racecheck on the solver and model tests
