@@ -39,8 +39,9 @@ int cuda_solve_stat_slots();
 SolveStats cuda_solve_stats(const unsigned long long* host_slots);
 
 // Device pointers in and out; d_y0 may be null (y0 = 0). Synchronises on the
-// stream to return the statistics (unless they are deferred), whose lane_slots count the attempts the warps
-// ran (32 per step of a warp), so idle_lane_fraction() is the warps' idle share.
+// stream to return the statistics (unless they are deferred). Their lane_slots
+// count the attempts the warps ran (32 per attempt of a warp), so
+// idle_lane_fraction() is the warps' idle share.
 SolveStats solve_cuda(const SolverOptions& options, int64_t n, const float* d_gamma, const float* d_y0,
                       const SolveOutputs<float>& d_out, const CudaSolveOptions& gpu = {});
 

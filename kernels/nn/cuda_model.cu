@@ -242,11 +242,10 @@ struct CudaModel::Impl {
   DeviceBuffer<double> row_loss, row_sums;
   std::vector<int32_t> host_correct;
   std::vector<double> host_loss, host_row_sums;
-  // train_step's solves leave their statistics here (CudaSolveOptions::deferred_stats),
-  // cuda_solve_stat_slots() per NmOde layer, read back with the loss.
+  // A forward's solves leave their statistics here (CudaSolveOptions::deferred_stats),
+  // cuda_solve_stat_slots() per NmOde layer, read back with the forward's results.
   DeviceBuffer<unsigned long long> step_stats;
   std::vector<unsigned long long> host_stats;
-  bool defer_stats = false;
 
   Impl() = default;
   Impl(const Impl&) = delete;
@@ -306,14 +305,13 @@ struct CudaModel::Impl {
           out.dy_dgamma = s.s.data();
           if (s.lambda_grad) out.dy_dlambda = s.q.data();
         }
-        CudaSolveOptions gpu;
-        if (defer_stats) gpu.deferred_stats = step_stats.data() + s.stats_index * cuda_solve_stat_slots();
+        CudaSolveOptions gpu;  // the statistics wait for the caller's read-back (check_solves)
+        gpu.deferred_stats = step_stats.data() + s.stats_index * cuda_solve_stat_slots();
         if (s.bias_from >= 0) {
           gpu.bias = slots[size_t(s.bias_from)].bias.data();
           gpu.bias_period = s.out;
         }
-        const SolveStats stats = solve_cuda(o, count, x, nullptr, out, gpu);  // empty when deferred
-        if (stats.failed() > 0) throw Error(solver_failure(s.nmode->describe(), stats, o));
+        solve_cuda(o, count, x, nullptr, out, gpu);
         break;
       }
       case Kind::ReLU: relu_forward(count, x, y); break;
@@ -393,22 +391,42 @@ struct CudaModel::Impl {
     return x.dim(0);
   }
 
-  // x: (n, in) host -> logits in acts.back() on the device. Checks the shape first.
-  int64_t forward_on_device(const Tensor& x, bool training, const char* caller) {
-    const int64_t n = check_input(x, caller);
-    forward_rows(x.data(), n, training);
-    return n;
-  }
-
-  // x: (n, in) host rows, n checked -> logits in acts.back() on the device.
+  // x: (n, in) host rows, n checked -> logits in acts.back() on the device. The
+  // solves' statistics wait in step_stats: the caller reads them back with its
+  // results (read_back) and checks them (check_solves), one synchronisation.
   void forward_rows(const float* x, int64_t n, bool training) {
     trained_batch = -1;  // invalid until this forward succeeds
     if (n > 0) {
       reserve(n);
-      acts[0].copy_from_host(x, size_t(n * slots.front().in));
+      acts[0].copy_from_host(x, size_t(n * slots.front().in));  // first: the GPU is idle, the copy waits for nothing
+      if (stat_bytes() > 0) NMODE_CUDA_CHECK(cudaMemsetAsync(step_stats.data(), 0, stat_bytes()));
       for (size_t i = 0; i < slots.size(); ++i) forward_layer(slots[i], n, acts[i].data(), acts[i + 1].data(), training);
     }
     if (training) trained_batch = n;
+  }
+
+  size_t stat_bytes() const { return step_stats.size() * sizeof(unsigned long long); }
+
+  // Copies `bytes` from the device to the host together with the latest forward's
+  // solver statistics, and waits once.
+  void read_back(void* host, const void* device, size_t bytes) {
+    if (bytes > 0) NMODE_CUDA_CHECK(cudaMemcpyAsync(host, device, bytes, cudaMemcpyDeviceToHost));
+    if (stat_bytes() > 0)
+      NMODE_CUDA_CHECK(cudaMemcpyAsync(host_stats.data(), step_stats.data(), stat_bytes(), cudaMemcpyDeviceToHost));
+    NMODE_CUDA_CHECK(cudaStreamSynchronize(nullptr));
+  }
+
+  // Throws Error, as the CPU layer does, when a solve of the latest forward failed
+  // on any element (after read_back). `after` is added to the message.
+  void check_solves(const char* after = "") {
+    for (const Slot& s : slots) {
+      if (s.kind != Kind::NmOde) continue;
+      const SolveStats stats = cuda_solve_stats(host_stats.data() + s.stats_index * cuda_solve_stat_slots());
+      if (stats.failed() > 0) {
+        trained_batch = -1;  // nothing to go backward from
+        throw Error(solver_failure(s.nmode->describe(), stats, s.nmode->solver_options()) + after);
+      }
+    }
   }
 
   // The parameters in the host model's order, each matched to its device copy.
@@ -553,9 +571,12 @@ void CudaModel::upload_parameters() {
 void CudaModel::forward(const Tensor& x, Tensor& logits, bool training) {
   Impl& m = *impl_;
   if (&x == &logits) throw InvalidArgument("CudaModel::forward: x and logits must be different tensors");
-  const int64_t n = m.forward_on_device(x, training, "CudaModel::forward");
+  const int64_t n = m.check_input(x, "CudaModel::forward");
   resize_matrix(logits, n, m.slots.back().out);
-  if (n > 0) m.acts.back().copy_to_host(logits.data(), size_t(logits.size()));
+  m.forward_rows(x.data(), n, training);
+  if (n == 0) return;
+  m.read_back(logits.data(), m.acts.back().data(), size_t(logits.size()) * sizeof(float));
+  m.check_solves();
 }
 
 // dlogits: (n, classes) -> parameter gradients into the host model, dx: (n, in).
@@ -568,7 +589,9 @@ void CudaModel::forward(const float* x, int64_t n, float* logits, bool training)
   if (n < 0) throw InvalidArgument("CudaModel::forward: batch size must be >= 0, got " + std::to_string(n));
   check_int_range("batch size", n);
   m.forward_rows(x, n, training);
-  if (n > 0) m.acts.back().copy_to_host(logits, size_t(n * m.slots.back().out));
+  if (n == 0) return;
+  m.read_back(logits, m.acts.back().data(), size_t(n * m.slots.back().out) * sizeof(float));
+  m.check_solves();
 }
 
 void CudaModel::backward_input(const float* dlogits, float* dx) {
@@ -611,14 +634,7 @@ CudaModel::TrainStep CudaModel::train_step(const Tensor& x, const std::vector<in
     m.row_loss = DeviceBuffer<double>(rows);
   }
   m.labels.copy_from_host(labels.data(), rows);
-  const size_t stat_bytes = m.step_stats.size() * sizeof(unsigned long long);
-  if (stat_bytes > 0) NMODE_CUDA_CHECK(cudaMemsetAsync(m.step_stats.data(), 0, stat_bytes));
-  struct Deferring {  // the statistics of this step's solves wait for the read-back below
-    bool& flag;
-    explicit Deferring(bool& f) : flag(f) { flag = true; }
-    ~Deferring() { flag = false; }
-  } deferring(m.defer_stats);
-  m.forward_on_device(x, true, "CudaModel::train_step");
+  m.forward_rows(x.data(), n, true);
   const double inv_n = 1.0 / static_cast<double>(n);
   cuda_training::softmax_cross_entropy(n, classes, m.acts.back().data(), m.labels.data(), inv_n, m.grad_a.data(),
                                        m.row_loss.data(), m.row_correct.data());
@@ -645,20 +661,10 @@ CudaModel::TrainStep CudaModel::train_step(const Tensor& x, const std::vector<in
   // order as the CPU's loss is, and the solves' statistics.
   m.host_loss.resize(rows);
   m.host_correct.resize(rows);
-  NMODE_CUDA_CHECK(cudaMemcpyAsync(m.host_loss.data(), m.row_loss.data(), rows * sizeof(double),
-                                   cudaMemcpyDeviceToHost));
   NMODE_CUDA_CHECK(cudaMemcpyAsync(m.host_correct.data(), m.row_correct.data(), rows * sizeof(int32_t),
                                    cudaMemcpyDeviceToHost));
-  if (stat_bytes > 0)
-    NMODE_CUDA_CHECK(cudaMemcpyAsync(m.host_stats.data(), m.step_stats.data(), stat_bytes, cudaMemcpyDeviceToHost));
-  NMODE_CUDA_CHECK(cudaStreamSynchronize(nullptr));
-  for (const Slot& s : m.slots) {
-    if (s.kind != Kind::NmOde) continue;
-    const SolveStats stats = cuda_solve_stats(m.host_stats.data() + s.stats_index * cuda_solve_stat_slots());
-    if (stats.failed() > 0)
-      throw Error(solver_failure(s.nmode->describe(), stats, s.nmode->solver_options()) +
-                  " (the GPU's copy of the parameters took the step: upload_training_state before another)");
-  }
+  m.read_back(m.host_loss.data(), m.row_loss.data(), rows * sizeof(double));
+  m.check_solves(" (the GPU's copy of the parameters took the step: upload_training_state before another)");
   double total = 0.0;
   for (size_t i = 0; i < rows; ++i) {
     total += m.host_loss[i];

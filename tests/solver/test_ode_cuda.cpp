@@ -210,9 +210,37 @@ TEST(CudaSolver, FusedBiasEqualsAddingTheBiasFirst) {
   no_period.bias = bias.data();  // never read: the period is checked first
   EXPECT_THROW(solve_cuda(SolverOptions{}, 4, gamma.data(), nullptr, out, no_period), InvalidArgument);
 }
+// Deferred statistics (a training step reads them back with its loss): the solve
+// returns at once with empty statistics, and the slots, once copied back, hold the
+// synchronous solve's statistics; two solves into the same slots add up.
+TEST(CudaSolver, DeferredStatisticsAreTheSynchronousOnes) {
+  NMODE_REQUIRE_GPU();
+  std::vector<float> gamma(5000);
+  for (size_t i = 0; i < gamma.size(); ++i) gamma[i] = std::sin(0.7f * float(i)) * 3;
+  const GpuSolved now = solve_on_gpu(gamma, CudaSolveOptions{});
+  const size_t slots = static_cast<size_t>(cuda_solve_stat_slots());
+  DeviceBuffer<unsigned long long> d_slots(slots);
+  d_slots.copy_from_host(std::vector<unsigned long long>(slots, 0).data(), slots);
+  CudaSolveOptions later;
+  later.deferred_stats = d_slots.data();
+  for (int round = 1; round <= 2; ++round) {
+    const GpuSolved deferred = solve_on_gpu(gamma, later);
+    EXPECT_EQ(deferred.stats.elements, 0) << "deferred statistics are not returned";
+    ASSERT_TRUE(same_bits(deferred.y, now.y));
+    const SolveStats read = cuda_solve_stats(d_slots.to_host_vector().data());
+    EXPECT_EQ(read.elements, round * now.stats.elements);
+    EXPECT_EQ(read.accepted_steps, round * now.stats.accepted_steps);
+    EXPECT_EQ(read.rejected_steps, round * now.stats.rejected_steps);
+    EXPECT_EQ(read.converged, round * now.stats.converged);
+    EXPECT_EQ(read.max_attempts, now.stats.max_attempts);
+    EXPECT_EQ(read.lane_slots, round * now.stats.lane_slots);
+  }
+}
+
 #else
 TEST(CudaSolver, GroupedOrderGivesTheInOrderResultsBitForBit) { GTEST_SKIP() << "built without the CUDA backend"; }
 TEST(CudaSolver, FusedBiasEqualsAddingTheBiasFirst) { GTEST_SKIP() << "built without the CUDA backend"; }
+TEST(CudaSolver, DeferredStatisticsAreTheSynchronousOnes) { GTEST_SKIP() << "built without the CUDA backend"; }
 #endif  // NMODE_HAS_CUDA
 
 // bench-solver's GPU timing: both times measured and positive, the device-resident
