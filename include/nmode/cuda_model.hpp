@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "nmode/model.hpp"
+#include "nmode/ode.hpp"
 #include "nmode/tensor.hpp"
 
 namespace nmode {
@@ -17,7 +18,8 @@ class Adam;  // nmode/optim.hpp
 
 // The host model stays the owner of the parameters: CudaModel keeps a reference
 // to it (which must outlive the CudaModel), reads NmOde's lambda from it at every
-// forward, and writes parameter gradients back into its grad tensors.
+// forward, and writes parameter gradients back into its grad tensors. Only
+// train_step leaves the device's copy ahead, until download_training_state.
 class CudaModel {
  public:
   // Copies the Linear weights and biases to GPU 0. Throws InvalidArgument for an
@@ -61,7 +63,7 @@ class CudaModel {
   // and `adam`'s next step (Adam::next_step) applied to the device's copy of the
   // Linear parameters and of their moments. x: (n, input_dim) host, labels: (n)
   // in [0, num_classes), checked first. Returns the batch's summed loss and its
-  // correct count, as Trainer reports them. The step's gradients are its own (a
+  // correct count, as Trainer reports them, and the solver's statistics. The step's gradients are its own (a
   // lambda's host grad is zeroed first). Until download_training_state, the host
   // model's Linear parameters and `adam`'s moments of them are stale.
   // One host synchronisation reads back the loss and the solver's statistics (a
@@ -71,6 +73,7 @@ class CudaModel {
   struct TrainStep {
     double loss_sum = 0;
     int64_t correct = 0;
+    SolveStats solver;
   };
   TrainStep train_step(const Tensor& x, const std::vector<int32_t>& labels, Adam& adam);
   // The host model's parameters and `adam`'s moments to the device (after a

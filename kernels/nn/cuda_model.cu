@@ -416,9 +416,11 @@ struct CudaModel::Impl {
     NMODE_CUDA_CHECK(cudaStreamSynchronize(nullptr));
   }
 
-  // Throws Error, as the CPU layer does, when a solve of the latest forward failed
-  // on any element (after read_back). `after` is added to the message.
-  void check_solves(const char* after = "") {
+  // The statistics of the latest forward's solves (after read_back), summed over
+  // the NmOde layers. Throws Error, as the CPU layer does, when one failed on any
+  // element; `after` is added to the message.
+  SolveStats check_solves(const char* after = "") {
+    SolveStats total;
     for (const Slot& s : slots) {
       if (s.kind != Kind::NmOde) continue;
       const SolveStats stats = cuda_solve_stats(host_stats.data() + s.stats_index * cuda_solve_stat_slots());
@@ -426,7 +428,9 @@ struct CudaModel::Impl {
         trained_batch = -1;  // nothing to go backward from
         throw Error(solver_failure(s.nmode->describe(), stats, s.nmode->solver_options()) + after);
       }
+      total.merge(stats);
     }
+    return total;
   }
 
   // The parameters in the host model's order, each matched to its device copy.
@@ -664,7 +668,8 @@ CudaModel::TrainStep CudaModel::train_step(const Tensor& x, const std::vector<in
   NMODE_CUDA_CHECK(cudaMemcpyAsync(m.host_correct.data(), m.row_correct.data(), rows * sizeof(int32_t),
                                    cudaMemcpyDeviceToHost));
   m.read_back(m.host_loss.data(), m.row_loss.data(), rows * sizeof(double));
-  m.check_solves(" (the GPU's copy of the parameters took the step: upload_training_state before another)");
+  outcome.solver =
+      m.check_solves(" (the GPU's copy of the parameters took the step: upload_training_state before another)");
   double total = 0.0;
   for (size_t i = 0; i < rows; ++i) {
     total += m.host_loss[i];

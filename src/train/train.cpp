@@ -269,6 +269,7 @@ Trainer::BatchOutcome Trainer::train_batch(SolveStats& solver) {
   // set_device refused what that path lacks (adversarial inputs, TisODE).
   if (gpu_) {
     const CudaModel::TrainStep step = gpu_->train_step(x_, y_, adam_);
+    solver.merge(step.solver);
     return {step.loss_sum, step.correct};
   }
   const int64_t b = x_.dim(0);

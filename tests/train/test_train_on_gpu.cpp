@@ -78,6 +78,9 @@ void expect_gpu_epochs_follow_the_cpu(const ModelSpec& spec, const TrainOptions&
     EXPECT_NEAR(a.mean_loss, b.mean_loss, 1e-3 * a.mean_loss) << "epoch " << e + 1;
     EXPECT_EQ(a.examples, b.examples);
     EXPECT_NEAR(a.accuracy, b.accuracy, 2.0 / 64) << "epoch " << e + 1;
+    // The GPU's solves are counted too (read back with each step's loss).
+    EXPECT_EQ(a.solver.elements, b.solver.elements) << "epoch " << e + 1;
+    EXPECT_NEAR(a.solver.mean_accepted(), b.solver.mean_accepted(), 0.05) << "epoch " << e + 1;
   }
   const auto& pc = cpu.model().parameters();
   const auto& pg = gpu.model().parameters();
