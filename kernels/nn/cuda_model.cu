@@ -237,6 +237,7 @@ struct CudaModel::Impl {
   std::vector<double> host_partials;
   std::vector<float> staging;             // host copy of one gradient before it is added
   std::vector<Parameter> params;
+  std::vector<cuda_training::AdamSegment> segments;  // train_step's Adam launch
   // train_step's loss: labels and per-row results on the device, read back once.
   DeviceBuffer<int32_t> labels, row_correct;
   DeviceBuffer<double> row_loss, row_sums;
@@ -577,10 +578,7 @@ void CudaModel::forward(const Tensor& x, Tensor& logits, bool training) {
   if (&x == &logits) throw InvalidArgument("CudaModel::forward: x and logits must be different tensors");
   const int64_t n = m.check_input(x, "CudaModel::forward");
   resize_matrix(logits, n, m.slots.back().out);
-  m.forward_rows(x.data(), n, training);
-  if (n == 0) return;
-  m.read_back(logits.data(), m.acts.back().data(), size_t(logits.size()) * sizeof(float));
-  m.check_solves();
+  forward(x.data(), n, logits.data(), training);
 }
 
 // dlogits: (n, classes) -> parameter gradients into the host model, dx: (n, in).
@@ -646,7 +644,8 @@ CudaModel::TrainStep CudaModel::train_step(const Tensor& x, const std::vector<in
 
   const std::vector<detail::AdamConstants>& constants =
       adam.next_step(m.model->parameters(), [&](size_t k) { return m.penalty_row(k); });
-  std::vector<cuda_training::AdamSegment> segments;
+  std::vector<cuda_training::AdamSegment>& segments = m.segments;  // kept: steady-state steps allocate nothing
+  segments.clear();
   for (size_t k = 0; k < m.params.size(); ++k) {
     Parameter& p = m.params[k];
     if (p.on_device()) {

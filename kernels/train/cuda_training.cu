@@ -50,10 +50,7 @@ __global__ void softmax_ce_kernel(int64_t n, int64_t k, const float* __restrict_
 __global__ void row_l1_kernel(int64_t rows, int64_t cols, const float* __restrict__ w, double* __restrict__ sums) {
   const int64_t stride = int64_t(blockDim.x) * gridDim.x;
   for (int64_t r = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; r < rows; r += stride) {
-    const float* row = w + r * cols;
-    double sum = 0.0;
-    for (int64_t j = 0; j < cols; ++j) sum += fabs(static_cast<double>(row[j]));
-    sums[r] = sum;
+    sums[r] = detail::row_l1_sum(w + r * cols, cols);
   }
 }
 

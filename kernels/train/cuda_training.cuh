@@ -33,7 +33,7 @@ void softmax_cross_entropy(int64_t n, int64_t k, const float* logits, const int3
                            float* dlogits, double* row_loss, int32_t* row_correct);
 
 // w: (rows, cols) -> sums: (rows), each row's sum of |w_ij| in double, in column
-// order as the CPU's row_l1_max adds them (so the same sums bit for bit).
+// order (detail::row_l1_sum, as the CPU's row_l1_max: the same sums bit for bit).
 void row_l1_sums(int64_t rows, int64_t cols, const float* w, double* sums);
 
 }  // namespace nmode::cuda_training

@@ -211,9 +211,7 @@ RowL1 find_row_l1_max(const Tensor& W) {
     RowL1 local;
 #pragma omp for schedule(static) nowait
     for (int64_t r = 0; r < rows; ++r) {
-      const float* row = W.data() + r * cols;
-      double sum = 0.0;
-      for (int64_t j = 0; j < cols; ++j) sum += std::fabs(static_cast<double>(row[j]));
+      const double sum = detail::row_l1_sum(W.data() + r * cols, cols);
       if (std::isnan(sum)) local.nan = true;
       if (sum > local.value) {  // strict: a tie keeps the smaller row (rows arrive in order)
         local.value = sum;

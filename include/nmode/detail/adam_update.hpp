@@ -36,4 +36,13 @@ NMODE_HD inline void adam_update_element(const AdamConstants& c, int64_t i, floa
   w[i] = static_cast<float>(wi);
 }
 
+// The L1 norm of one row of w, summed in double in column order: the nmODE+
+// penalty's row is the first with the largest (row_l1_argmax on the CPU, the GPU's
+// row sums), so both find the same row.
+NMODE_HD inline double row_l1_sum(const float* row, int64_t cols) {
+  double sum = 0.0;
+  for (int64_t j = 0; j < cols; ++j) sum += fabs(static_cast<double>(row[j]));
+  return sum;
+}
+
 }  // namespace nmode::detail
