@@ -11,7 +11,7 @@
 #      against the host-staged step, stage by stage);
 #   4. one MNIST training epoch on the GPU and on the CPU with the same seed, whose
 #      test accuracies must agree within 1 point;
-#   5. compute-sanitizer memcheck and racecheck on the solver and model tests
+#   5. compute-sanitizer memcheck and racecheck on the solver, model and attack tests
 #      (reported UNAVAILABLE where the machine's runtime refuses the tool), last,
 #      as the slowest.
 # Exit status: 0 every check passed; 1 a check failed; 2 the package is incomplete;
@@ -20,7 +20,13 @@ set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 report=${1:-$here/gpu-check-report.txt}
 bin=$here/bin
-for f in nmode bench_ode bench_train test_ode_cuda test_cuda_model test_cuda_classifier test_train_on_gpu; do
+if [[ -f $here/bin.tar.gz ]]; then  # gpu-package.sh packs the binaries
+  unpacked=$(mktemp -d)
+  trap 'rm -rf "$unpacked"' EXIT
+  tar -xzf "$here/bin.tar.gz" -C "$unpacked" || { echo "gpu-check: $here/bin.tar.gz does not unpack" >&2; exit 2; }
+  bin=$unpacked/bin
+fi
+for f in nmode bench_ode bench_train test_ode_cuda test_cuda_model test_cuda_classifier test_cuda_attack test_train_on_gpu; do
   [[ -x $bin/$f ]] || { echo "gpu-check: $bin/$f missing; build the folder with tools/gpu-package.sh" >&2; exit 2; }
 done
 
@@ -64,7 +70,7 @@ say "nmode GPU check, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 say "$(nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm,clocks.mem --format=csv 2>&1)"
 
 # 1. Every CUDA test, none skipped.
-for t in test_ode_cuda test_cuda_model test_cuda_classifier test_train_on_gpu; do
+for t in test_ode_cuda test_cuda_model test_cuda_classifier test_cuda_attack test_train_on_gpu; do
   if check "$t" 120 "$bin/$t" && grep -q "SKIPPED" "$here/.out"; then
     say "FAIL  $t: tests were SKIPPED on a GPU machine: $(grep -m3 "SKIPPED" "$here/.out" | tr '\n' ' ')"
     failures=$((failures + 1))
@@ -97,7 +103,7 @@ rm -rf "$data"
 # 5. Memory and race checks, where the runtime lets compute-sanitizer in.
 if command -v compute-sanitizer >/dev/null 2>&1; then
   for tool in memcheck racecheck; do
-    for t in test_ode_cuda test_cuda_model; do
+    for t in test_ode_cuda test_cuda_model test_cuda_attack; do
       timeout 60 compute-sanitizer --tool "$tool" --error-exitcode 9 "$bin/$t" >"$here/.out" 2>&1
       status=$?
       cat "$here/.out" >>"$report"

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 
+#include "nmode/detail/attack_step.hpp"
+
 namespace nmode {
 
 // argmax of z: (k), ties to the smallest index (std::max_element semantics).
@@ -23,12 +25,12 @@ double margin_loss(const double* z, int64_t k, int32_t y);
 double dlr_loss(const double* z, int64_t k, int32_t y, double* dz);
 
 // sign with sign(0) = 0 (copysign would map 0 to ±1).
-inline float sign0(float v) { return static_cast<float>((v > 0.0f) - (v < 0.0f)); }
+inline float sign0(float v) { return detail::sign_or_zero(v); }
 // The input domain attacks stay in: [lo, hi] in every coordinate ([0, 1] for
 // images; other data, e.g. standardised features, give their own box).
 struct Box {
   float lo = 0.0f, hi = 1.0f;
-  float clip(float v) const { return v < lo ? lo : (v > hi ? hi : v); }
+  float clip(float v) const { return detail::clip_to_box(v, lo, hi); }
   bool contains(float v) const { return v >= lo && v <= hi; }  // false for NaN
 };
 inline float clip01(float v) { return Box{}.clip(v); }

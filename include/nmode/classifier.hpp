@@ -6,6 +6,9 @@
 
 namespace nmode {
 
+struct AttackConfig;  // nmode/attack.hpp
+struct AttackResult;
+
 class Classifier {
  public:
   virtual ~Classifier() = default;
@@ -20,6 +23,18 @@ class Classifier {
   // Vector-Jacobian product for the last forward(..., need_input_grad = true):
   // dlogits: (n, num_classes) -> dx: (n, input_dim).
   virtual void backward_input(const float* dlogits, float* dx) = 0;
+
+  // An attack run by the model's own device, when it has one for `config`: the
+  // attacks (nmode/attack.hpp) offer every run here first, after checking its
+  // inputs, and run their portable implementation over forward/backward_input
+  // when this returns false (the default). The result must be the one the
+  // portable implementation would give, up to rounding. CudaClassifier runs FGSM
+  // and PGD on the GPU this way (nmode/cuda_attack.hpp).
+  virtual bool run_attack_on_device(const float* /*x*/, const int32_t* /*y*/, int64_t /*n*/,
+                                    const AttackConfig& /*config*/, const int64_t* /*example_ids*/,
+                                    AttackResult& /*result*/) {
+    return false;
+  }
 };
 
 }  // namespace nmode

@@ -54,6 +54,32 @@ class CudaModel {
   void forward(const float* x, int64_t n, float* logits, bool training);
   void backward_input(const float* dlogits, float* dx);
 
+  // Device-resident use, for callers whose data stay on the GPU (the attacks'
+  // kernels, nmode/cuda_attack.hpp); all pointers are device memory, and all work
+  // goes to the default stream.
+  //  - device_input(n): the (n, input_dim) buffer the next forward_on_device reads,
+  //    grown to n rows; valid until a forward of more rows.
+  //  - forward_on_device(n, training): the layers on its first n rows; returns the
+  //    logits, (n, num_classes). The solves' statistics wait for synchronize.
+  //  - device_dlogits(): where backward_input_on_device reads dlogits, (n, num_classes)
+  //    for the latest training forward's n.
+  //  - backward_input_on_device(): dx, (n, input_dim), no parameter gradients, in
+  //    the model's scratch: the caller may change it until the next backward.
+  //  - synchronize(copies): queues the device-to-host copies, waits once, and checks
+  //    the latest forward's solves: Error, as forward throws, when one failed.
+  float* device_input(int64_t n);
+  const float* forward_on_device(int64_t n, bool training);
+  float* device_dlogits();
+  float* backward_input_on_device();
+  struct HostCopy {
+    void* host;
+    const void* device;
+    size_t bytes;
+  };
+  SolveStats synchronize(const std::vector<HostCopy>& copies = {});
+  int64_t input_dim() const;
+  int64_t num_classes() const;
+
   // Copies the Linear weights and biases again after the host model changed
   // them (an optimizer step, a checkpoint load).
   void upload_parameters();

@@ -1,6 +1,6 @@
 // DeviceBuffer<T>: a move-only RAII array in GPU memory with explicit host copies.
 // Host-side declarations only; defined in kernels/core/device_buffer.cu for the CUDA
-// build (float, double, int32_t, uint8_t, unsigned long long, ElementStatus).
+// build (float, double, int32_t, uint8_t, uint64_t, unsigned long long, ElementStatus).
 #pragma once
 
 #include <cstddef>

@@ -8,6 +8,7 @@
 #include "nmode/certify_model.hpp"
 #include "nmode/checkpoint.hpp"
 #include "nmode/classifier.hpp"
+#include "nmode/cuda_attack.hpp"
 #include "nmode/cuda_classifier.hpp"
 #include "nmode/cuda_model.hpp"
 #include "nmode/cuda_solver.hpp"

@@ -3,8 +3,9 @@
 // implementation-defined. Used for shuffles, splits and weight initialisation.
 #pragma once
 
-#include <cmath>
 #include <cstdint>
+
+#include "nmode/detail/counter_rng.hpp"
 
 namespace nmode {
 
@@ -13,13 +14,9 @@ struct SplitMix64 {
 
   explicit SplitMix64(uint64_t seed) : state(seed) {}
 
-  // Vigna's splitmix64.c (https://prng.di.unimi.it/splitmix64.c).
-  uint64_t next_u64() {
-    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
+  // Vigna's splitmix64.c (https://prng.di.unimi.it/splitmix64.c); draw i of a
+  // stream is also detail::splitmix64_at(initial state, i).
+  uint64_t next_u64() { return detail::splitmix64_mix(state += detail::kSplitMixIncrement); }
 
   // Uniform in [0, bound) without modulo bias: rejects the low values that would
   // make some residues more likely. Returns 0 when bound is 0.
@@ -33,14 +30,13 @@ struct SplitMix64 {
   }
 
   // Uniform in [0, 1): the top 53 bits scaled by 2^-53, so every value is exact.
-  double next_uniform01() { return static_cast<double>(next_u64() >> 11) * 0x1.0p-53; }
+  double next_uniform01() { return detail::uniform01_from_bits(next_u64()); }
 
   // Standard normal by Box–Muller (cosine branch only, so each call consumes
   // exactly two draws). Bit-identical wherever std::log/std::cos are.
   double next_normal() {
-    const double u1 = 1.0 - next_uniform01();  // in (0, 1], so log(u1) is finite
-    const double u2 = next_uniform01();
-    return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586476925 * u2);
+    const double u1 = next_uniform01();  // sequenced: u1 is the first draw
+    return detail::box_muller(u1, next_uniform01());
   }
 };
 

@@ -81,6 +81,7 @@ template class DeviceBuffer<int32_t>;
 template class DeviceBuffer<uint8_t>;
 template class DeviceBuffer<ElementStatus>;
 template class DeviceBuffer<unsigned long long>;
+template class DeviceBuffer<uint64_t>;  // unsigned long on LP64: a type of its own
 
 }  // namespace nmode
 

@@ -371,7 +371,7 @@ struct CudaModel::Impl {
 
   // The layers' backward from dlogits in grad_a, for the latest training forward of
   // n > 0 rows; returns the device input gradient (valid when need_dx).
-  const float* backward_chain(int64_t n, bool need_dx, Grads grads) {
+  float* backward_chain(int64_t n, bool need_dx, Grads grads) {
     float* dy = grad_a.data();
     float* other = grad_b.data();
     for (size_t k = 0; k < slots.size(); ++k) {
@@ -400,6 +400,14 @@ struct CudaModel::Impl {
     if (n > 0) {
       reserve(n);
       acts[0].copy_from_host(x, size_t(n * slots.front().in));  // first: the GPU is idle, the copy waits for nothing
+    }
+    queue_forward(n, training);
+  }
+
+  // The layers on the first n rows of acts[0], with fresh statistics.
+  void queue_forward(int64_t n, bool training) {
+    trained_batch = -1;
+    if (n > 0) {
       if (stat_bytes() > 0) NMODE_CUDA_CHECK(cudaMemsetAsync(step_stats.data(), 0, stat_bytes()));
       for (size_t i = 0; i < slots.size(); ++i) forward_layer(slots[i], n, acts[i].data(), acts[i + 1].data(), training);
     }
@@ -607,6 +615,46 @@ void CudaModel::backward_input(const float* dlogits, float* dx) {
   NMODE_CUDA_CHECK(
       cudaMemcpy(dx, d_dx, size_t(n * m.slots.front().in) * sizeof(float), cudaMemcpyDeviceToHost));
 }
+
+float* CudaModel::device_input(int64_t n) {
+  if (n < 0) throw InvalidArgument("CudaModel::device_input: batch size must be >= 0, got " + std::to_string(n));
+  check_int_range("batch size", n);
+  impl_->reserve(std::max<int64_t>(n, 1));
+  return impl_->acts[0].data();
+}
+
+const float* CudaModel::forward_on_device(int64_t n, bool training) {
+  Impl& m = *impl_;
+  if (n < 0 || n > m.capacity)
+    throw InvalidArgument("CudaModel::forward_on_device: " + std::to_string(n) + " rows, but device_input holds " +
+                          std::to_string(m.capacity));
+  m.queue_forward(n, training);
+  return m.acts.back().data();
+}
+
+float* CudaModel::device_dlogits() {
+  if (impl_->capacity == 0) throw InvalidArgument("CudaModel::device_dlogits needs device_input first");
+  return impl_->grad_a.data();
+}
+
+float* CudaModel::backward_input_on_device() {
+  Impl& m = *impl_;
+  if (m.trained_batch < 0)
+    throw InvalidArgument("CudaModel::backward_input_on_device needs the latest forward to have training = true");
+  if (m.trained_batch == 0) return m.grad_b.data();
+  return m.backward_chain(m.trained_batch, true, Grads::None);
+}
+
+SolveStats CudaModel::synchronize(const std::vector<HostCopy>& copies) {
+  Impl& m = *impl_;
+  for (const HostCopy& c : copies)
+    if (c.bytes > 0) NMODE_CUDA_CHECK(cudaMemcpyAsync(c.host, c.device, c.bytes, cudaMemcpyDeviceToHost));
+  m.read_back(nullptr, nullptr, 0);
+  return m.check_solves();
+}
+
+int64_t CudaModel::input_dim() const { return impl_->slots.front().in; }
+int64_t CudaModel::num_classes() const { return impl_->slots.back().out; }
 
 CudaModel::TrainStep CudaModel::train_step(const Tensor& x, const std::vector<int32_t>& labels, Adam& adam) {
   Impl& m = *impl_;

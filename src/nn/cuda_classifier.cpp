@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "nmode/cuda_attack.hpp"
 #include "nmode/error.hpp"
 
 namespace nmode {
@@ -20,6 +21,14 @@ void CudaClassifier::backward_input(const float* dlogits, float* dx) {
   if (!has_input_grad_)
     throw InvalidArgument("CudaClassifier::backward_input needs a forward with need_input_grad = true before it");
   gpu_.backward_input(dlogits, dx);
+}
+
+bool CudaClassifier::run_attack_on_device(const float* x, const int32_t* y, int64_t n, const AttackConfig& config,
+                                          const int64_t* example_ids, AttackResult& result) {
+  if (!attacks_on_device_ || !cuda_attack_supports(config)) return false;
+  has_input_grad_ = false;  // the attack's forwards replace the latest one
+  result = cuda_attack(gpu_, x, y, n, config, example_ids);
+  return true;
 }
 
 }  // namespace nmode

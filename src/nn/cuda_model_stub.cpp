@@ -26,6 +26,13 @@ void CudaModel::backward(const Tensor&, Tensor*) { no_backend(); }
 void CudaModel::backward_input(const Tensor&, Tensor&) { no_backend(); }
 void CudaModel::forward(const float*, int64_t, float*, bool) { no_backend(); }
 void CudaModel::backward_input(const float*, float*) { no_backend(); }
+float* CudaModel::device_input(int64_t) { no_backend(); }
+const float* CudaModel::forward_on_device(int64_t, bool) { no_backend(); }
+float* CudaModel::device_dlogits() { no_backend(); }
+float* CudaModel::backward_input_on_device() { no_backend(); }
+SolveStats CudaModel::synchronize(const std::vector<HostCopy>&) { no_backend(); }
+int64_t CudaModel::input_dim() const { no_backend(); }
+int64_t CudaModel::num_classes() const { no_backend(); }
 void CudaModel::upload_parameters() { no_backend(); }
 CudaModel::TrainStep CudaModel::train_step(const Tensor&, const std::vector<int32_t>&, Adam&) { no_backend(); }
 void CudaModel::upload_training_state(Adam&) { no_backend(); }

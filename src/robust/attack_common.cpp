@@ -30,10 +30,13 @@ void gather_rows(const float* pts, const std::vector<int64_t>& active, int64_t d
 
 void check_attack_inputs(const Classifier& model, const float* x, const int32_t* y, int64_t n,
                          const AttackConfig& config) {
+  check_attack_inputs(model.input_dim(), model.num_classes(), x, y, n, config);
+}
+
+void check_attack_inputs(int64_t d, int64_t k, const float* x, const int32_t* y, int64_t n,
+                         const AttackConfig& config) {
   config.validate();
   if (n < 0) throw InvalidArgument("attack: number of examples must be >= 0, got " + std::to_string(n));
-  const int64_t d = model.input_dim();
-  const int64_t k = model.num_classes();
   if (d < 1 || k < 2)
     throw InvalidArgument("attack: the model needs input_dim >= 1 and num_classes >= 2, got " +
                           std::to_string(d) + " and " + std::to_string(k));

@@ -41,13 +41,21 @@ inline SplitMix64 example_stream(uint64_t seed, StreamId attack, int64_t example
 // Checks config (validate()), model dimensions and inputs: x in [0,1], y in range.
 void check_attack_inputs(const Classifier& model, const float* x, const int32_t* y, int64_t n,
                          const AttackConfig& config);
+// The same for a model of input_dim d and num_classes k.
+void check_attack_inputs(int64_t d, int64_t k, const float* x, const int32_t* y, int64_t n,
+                         const AttackConfig& config);
 
-// An attack as a class: checks the inputs, then Run(model, x, y, n, config,
+// An attack as a class: checks the inputs, offers the run to the model's device
+// (Classifier::run_attack_on_device), else Run(model, x, y, n, config,
 // example_ids, extra...).run().
 template <class Run, class... Extra>
 AttackResult check_and_run(Classifier& model, const float* x, const int32_t* y, int64_t n,
                            const AttackConfig& config, const int64_t* example_ids, Extra... extra) {
   check_attack_inputs(model, x, y, n, config);
+  AttackResult on_device;
+  // A trace (APGD, Square) is recorded by the portable implementation only.
+  if ((... && (extra == nullptr)) && model.run_attack_on_device(x, y, n, config, example_ids, on_device))
+    return on_device;
   return Run(model, x, y, n, config, example_ids, extra...).run();
 }
 

@@ -48,7 +48,8 @@ class FgsmRun : attack_impl::AttackRun {
     for (int64_t j = 0; j < nb; ++j) {
       const float* gj = g_.data() + j * d;
       res_.zero_grad_start[b0_ + j] = (!nonfinite()[j] && is_zero(gj, d)) ? 1 : 0;
-      for (int64_t i = 0; i < d; ++i) adv[j * d + i] = in_.config.box.clip(x[j * d + i] + eps * sign0(gj[i]));
+      for (int64_t i = 0; i < d; ++i)
+        adv[j * d + i] = detail::fgsm_element(x[j * d + i], gj[i], eps, in_.config.box.lo, in_.config.box.hi);
     }
     logit_.evaluate(adv, yb(), active, nullptr, correct_.data(), nonfinite());
     const int64_t queries = grad_.queries_attacked_model(false) ? 2 : 1;
@@ -72,47 +73,40 @@ AttackResult fgsm_attack(Classifier& model, const float* x, const int32_t* y, in
   return attack_impl::check_and_run<FgsmRun>(model, x, y, n, config, example_ids);  // FGSM draws nothing at random
 }
 
-// x0 for PGD: x itself, or x plus a random start drawn from the example's stream.
-// x, out: (d).
-static void pgd_start(const float* x, int64_t d, const AttackConfig& config, SplitMix64 rng, float* out) {
+// x0 for PGD: x itself, or x plus a random start drawn from the example's stream
+// (detail/attack_step.hpp, as the GPU draws it). x, out: (d).
+static void pgd_start(const float* x, int64_t d, const AttackConfig& config, uint64_t stream, float* out) {
+  const float lo = config.box.lo, hi = config.box.hi;
   if (!config.random_start) {
     std::copy(x, x + d, out);
     return;
   }
   if (config.norm == Norm::Linf) {
-    for (int64_t i = 0; i < d; ++i) {
-      const double u = config.eps * (2.0 * rng.next_uniform01() - 1.0);  // Uniform[-eps, eps]
-      out[i] = config.box.clip(static_cast<float>(x[i] + u));
-    }
+    for (int64_t i = 0; i < d; ++i) out[i] = detail::linf_start_element(x[i], config.eps, stream, uint64_t(i), lo, hi);
     return;
   }
   std::vector<double> dir(static_cast<size_t>(d));
   double s = 0.0;
   for (int64_t i = 0; i < d; ++i) {
-    dir[i] = rng.next_normal();
+    dir[i] = detail::l2_start_direction(stream, uint64_t(i));
     s += dir[i] * dir[i];
   }
-  double r = 1.0;
-  if (config.l2_start == L2Start::UniformRadius) r = rng.next_uniform01();
-  if (config.l2_start == L2Start::UniformVolume) r = std::pow(rng.next_uniform01(), 1.0 / static_cast<double>(d));
+  const double r = detail::l2_start_radius(stream, d, config.l2_start == L2Start::Sphere,
+                                           config.l2_start == L2Start::UniformVolume);
   const double scale = config.eps * r / (std::sqrt(s) + 1e-12);
-  for (int64_t i = 0; i < d; ++i) out[i] = config.box.clip(static_cast<float>(x[i] + scale * dir[i]));
+  for (int64_t i = 0; i < d; ++i) out[i] = detail::l2_start_element(x[i], scale, dir[i], lo, hi);
 }
 
-// One PGD step from cur with gradient g, projected around x. x, g, cur: (d); tmp: (d) scratch.
+// One PGD step from cur with gradient g, projected around x. x, g, cur: (d).
 static void pgd_step(const float* x, const float* g, int64_t d, const AttackConfig& config, float alpha,
-                     float* cur, float* tmp) {
-  const float eps = static_cast<float>(config.eps);
+                     float* cur) {
+  const float eps = static_cast<float>(config.eps), lo = config.box.lo, hi = config.box.hi;
   if (config.norm == Norm::Linf) {
-    for (int64_t i = 0; i < d; ++i) {
-      const float v = cur[i] + alpha * sign0(g[i]);
-      const float delta = std::min(std::max(v - x[i], -eps), eps);
-      cur[i] = config.box.clip(x[i] + delta);
-    }
+    for (int64_t i = 0; i < d; ++i) cur[i] = detail::pgd_linf_element(x[i], cur[i], g[i], alpha, eps, lo, hi);
     return;
   }
-  unit_direction(g, d, 1e-10, tmp);  // guard 1e-10 as torchattacks: zero gradient, zero step
-  for (int64_t i = 0; i < d; ++i) cur[i] = cur[i] + alpha * tmp[i];
+  const double inv_norm = 1.0 / (l2_norm(g, d) + detail::kPgdL2Guard);
+  for (int64_t i = 0; i < d; ++i) cur[i] = detail::l2_move_element(cur[i], g[i], inv_norm, alpha);
   project_l2(x, config.eps, cur, d, config.box);
 }
 
@@ -128,7 +122,7 @@ class PgdRun : attack_impl::AttackRun {
         alpha_(static_cast<float>(config.resolved_step_size())),
         grad_(model, config.loss, capacity_, config.gradient_model),
         logit_(model, capacity_), cur_(static_cast<size_t>(capacity_ * in_.d)),
-        g_(static_cast<size_t>(capacity_ * in_.d)), tmp_(static_cast<size_t>(capacity_ * in_.d)),
+        g_(static_cast<size_t>(capacity_ * in_.d)),
         loss_(static_cast<size_t>(capacity_)), correct_(static_cast<size_t>(capacity_)) {}
 
   AttackResult run() {
@@ -152,7 +146,7 @@ class PgdRun : attack_impl::AttackRun {
       const int64_t j = active[a];
       const SplitMix64 rng = attack_impl::example_stream(in_.config.seed, attack_impl::kStreamPgd,
                                                          example_id(in_.example_ids, b0_ + j), r);
-      pgd_start(xb() + j * d, d, in_.config, rng, cur_.data() + j * d);
+      pgd_start(xb() + j * d, d, in_.config, rng.state, cur_.data() + j * d);
     }
     // Only track_success reads the verdict at the iterates; it is the attacked
     // model's even when the gradients come from a gradient model.
@@ -170,7 +164,7 @@ class PgdRun : attack_impl::AttackRun {
       NMODE_ATTACK_PARALLEL_FOR(na * d)
       for (int64_t a = 0; a < na; ++a) {
         const int64_t j = active[a];
-        pgd_step(xb() + j * d, g_.data() + j * d, d, in_.config, alpha_, cur_.data() + j * d, tmp_.data() + j * d);
+        pgd_step(xb() + j * d, g_.data() + j * d, d, in_.config, alpha_, cur_.data() + j * d);
       }
     }
     logit_.evaluate(cur_.data(), yb(), active, nullptr, correct_.data(), nonfinite());
@@ -200,7 +194,7 @@ class PgdRun : attack_impl::AttackRun {
   float alpha_;
   GradientOracle grad_;
   LogitOracle logit_;
-  std::vector<float> cur_, g_, tmp_;
+  std::vector<float> cur_, g_;
   std::vector<double> loss_;
   std::vector<uint8_t> correct_;
 };

@@ -272,7 +272,13 @@ mkdir -p "$pkg/bin"
 cp "$(dirname "${BASH_SOURCE[0]}")/../../tools/gpu-check.sh" "$pkg/"
 expect 2 "bin/nmode missing; build the folder with tools/gpu-package.sh" -- bash "$pkg/gpu-check.sh"
 ln -s "$nmode" "$pkg/bin/nmode"
-for f in bench_ode bench_train test_ode_cuda test_cuda_model test_cuda_classifier test_train_on_gpu; do ln -s /bin/true "$pkg/bin/$f"; done
+for f in bench_ode bench_train test_ode_cuda test_cuda_model test_cuda_classifier test_cuda_attack test_train_on_gpu; do
+  ln -s /bin/true "$pkg/bin/$f"
+done
+# The binaries as gpu-package.sh packs them: a damaged archive is an incomplete package.
+echo "not a gzip archive" >"$pkg/bin.tar.gz"
+expect 2 "bin.tar.gz does not unpack" -- bash "$pkg/gpu-check.sh"
+tar -czf "$pkg/bin.tar.gz" -C "$pkg" bin
 if ((gpu == 0)); then
   expect 3 "gpu-check: no usable GPU: " -- bash "$pkg/gpu-check.sh"
   [[ ! -e $pkg/gpu-check-report.txt ]] || { echo "FAIL: gpu-check wrote a report without a GPU" >&2; failures=$((failures + 1)); }

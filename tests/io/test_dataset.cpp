@@ -248,6 +248,19 @@ TEST(SplitMix64, NormalDrawsHaveUnitMomentsAndRepeat) {
   EXPECT_NEAR(var, 1.0, 0.016);
 }
 
+// The GPU attacks draw by position (detail/counter_rng.hpp) what the CPU draws in
+// order; the two must be the same stream, including where the state wraps 2^64.
+TEST(SplitMix64, DrawsByPositionAreTheSequentialDraws) {
+  for (uint64_t seed : {uint64_t{0}, uint64_t{12345}, ~uint64_t{0} - 3}) {
+    nmode::SplitMix64 bits(seed), uniforms(seed), normals(seed);
+    for (uint64_t i = 0; i < 1000; ++i) {
+      ASSERT_EQ(nmode::detail::splitmix64_at(seed, i), bits.next_u64()) << "seed " << seed << " draw " << i;
+      ASSERT_EQ(nmode::detail::uniform01_at(seed, i), uniforms.next_uniform01()) << "draw " << i;
+      ASSERT_EQ(nmode::detail::normal_at(seed, i), normals.next_normal()) << "normal " << i;
+    }
+  }
+}
+
 TEST(SplitMix64, DerivedSeedsDiffer) {
   std::set<uint64_t> seen;
   for (uint64_t stream = 0; stream < 1000; ++stream) seen.insert(nmode::derive_seed(42, stream));
