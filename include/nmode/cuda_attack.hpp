@@ -1,7 +1,7 @@
-// FGSM and PGD with every step on the GPU: the random starts, the loss gradients
+// FGSM, PGD and APGD with every step on the GPU: the random starts, the loss gradients
 // with respect to the logits, the steps and the projections run as kernels on
 // device-resident batches, and only the verdicts come back. Same contract and
-// per-example results as fgsm_attack / pgd_attack (nmode/attack.hpp): the same
+// per-example results as fgsm_attack / pgd_attack / apgd_attack (nmode/attack.hpp): the same
 // random streams (drawn by position, detail/counter_rng.hpp) and the same
 // per-element arithmetic (detail/attack_step.hpp, attack_losses.hpp); only the L2
 // norms are summed in another order. CudaClassifier runs these for the configs
@@ -15,9 +15,9 @@
 
 namespace nmode {
 
-// FGSM, or PGD, with the attacked model's own gradients (no gradient_model).
+// FGSM, PGD or APGD, with the attacked model's own gradients (no gradient_model).
 inline bool cuda_attack_supports(const AttackConfig& config) {
-  return (config.kind == AttackKind::FGSM || config.kind == AttackKind::PGD) && config.gradient_model == nullptr;
+  return config.kind != AttackKind::Square && config.gradient_model == nullptr;
 }
 
 // Runs config (cuda_attack_supports) on n examples; x: (n, input_dim) and y: (n)

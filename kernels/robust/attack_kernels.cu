@@ -1,48 +1,14 @@
 // See attack_kernels.cuh. Compiled with -fmad=false (CMakeLists.txt): the steps'
 // arithmetic is the CPU's (detail/attack_step.hpp) only if no multiply-add is
-// fused behind it. Row sums are a fixed-shape tree per block, so a run repeats
-// bit for bit.
-#include <cuda_runtime.h>
-
-#include <algorithm>
-#include <climits>
-
-#include "cuda_check.cuh"
-#include "core/numbers.hpp"
+// fused behind it.
 #include "nmode/detail/attack_losses.hpp"
 #include "nmode/detail/attack_step.hpp"
 #include "nmode/detail/softmax_ce.hpp"
-#include "nmode/error.hpp"
 #include "robust/attack_kernels.cuh"
+#include "robust/row_blocks.cuh"
 
 namespace nmode::cuda_attack_kernels {
 namespace {
-
-constexpr int kThreads = 256;  // per block; one block per listed row where a row needs a sum
-constexpr int64_t kMaxBlocks = 4096;
-
-int blocks_for(int64_t count) { return static_cast<int>(std::min(ceil_div(count, kThreads), kMaxBlocks)); }
-
-// One block per listed row: the grid is the row count.
-unsigned row_blocks(int64_t count) {
-  if (count > INT_MAX) throw InvalidArgument("GPU attack: at most " + std::to_string(INT_MAX) + " rows per batch");
-  return static_cast<unsigned>(count);
-}
-
-void check_launch() { NMODE_CUDA_CHECK(cudaGetLastError()); }
-
-// The block's sum of `value`, returned to every thread (a fixed tree).
-__device__ double block_sum(double value, double* shared) {
-  shared[threadIdx.x] = value;
-  __syncthreads();
-  for (int half = kThreads / 2; half > 0; half /= 2) {
-    if (int(threadIdx.x) < half) shared[threadIdx.x] += shared[threadIdx.x + half];
-    __syncthreads();
-  }
-  const double total = shared[0];
-  __syncthreads();  // shared is reused by the caller's next sum
-  return total;
-}
 
 __global__ void gather_kernel(const int32_t* __restrict__ rows, int64_t count, int64_t d,
                               const float* __restrict__ from, float* __restrict__ to) {
@@ -95,7 +61,7 @@ __global__ void start_kernel(const int32_t* __restrict__ rows, int64_t d, const 
 __global__ void loss_kernel(const int32_t* __restrict__ rows, int64_t count, int64_t k,
                             const float* __restrict__ logits, const int32_t* __restrict__ y, bool dlr,
                             double* __restrict__ scratch, float* __restrict__ dlogits, uint8_t* __restrict__ correct,
-                            uint8_t* __restrict__ nonfinite) {
+                            uint8_t* __restrict__ nonfinite, double* __restrict__ loss) {
   const int64_t stride = int64_t(blockDim.x) * gridDim.x;
   for (int64_t a = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; a < count; a += stride) {
     const int64_t j = rows[a];
@@ -106,14 +72,15 @@ __global__ void loss_kernel(const int32_t* __restrict__ rows, int64_t count, int
     for (int64_t c = 0; c < k; ++c) finite = finite && detail::finite_value(z[c]);
     if (!finite) {
       nonfinite[j] = 1;
+      if (loss) loss[j] = nan("");
       for (int64_t c = 0; c < k; ++c) dz[c] = 0.0f;
       continue;
     }
     double* zd = scratch + a * 2 * k;
     double* dzd = zd + k;
     for (int64_t c = 0; c < k; ++c) zd[c] = z[c];
-    if (dlr) detail::dlr_loss_row(zd, k, y[j], dzd);
-    else detail::ce_loss_row(zd, k, y[j], dzd);
+    const double value = dlr ? detail::dlr_loss_row(zd, k, y[j], dzd) : detail::ce_loss_row(zd, k, y[j], dzd);
+    if (loss) loss[j] = value;
     for (int64_t c = 0; c < k; ++c) dz[c] = static_cast<float>(dzd[c]);
   }
 }
@@ -205,9 +172,10 @@ void random_start(const int32_t* rows, int64_t count, int64_t d, const float* x,
 }
 
 void loss_gradients(const int32_t* rows, int64_t count, int64_t k, const float* logits, const int32_t* y,
-                    bool dlr, double* scratch, float* dlogits, uint8_t* correct, uint8_t* nonfinite) {
+                    bool dlr, double* scratch, float* dlogits, uint8_t* correct, uint8_t* nonfinite, double* loss) {
   if (count == 0) return;
-  loss_kernel<<<blocks_for(count), kThreads>>>(rows, count, k, logits, y, dlr, scratch, dlogits, correct, nonfinite);
+  loss_kernel<<<blocks_for(count), kThreads>>>(rows, count, k, logits, y, dlr, scratch, dlogits, correct, nonfinite,
+                                               loss);
   check_launch();
 }
 

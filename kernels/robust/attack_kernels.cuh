@@ -27,9 +27,11 @@ void random_start(const int32_t* rows, int64_t count, int64_t d, const float* x,
 
 // Loss gradients at the compact logits (count, k): dlogits row a from the CE or
 // DLR loss of logits row a with label y[rows[a]], zero where a logit is not finite
-// (nonfinite set); correct[rows[a]] the verdict (detail::row_is_correct).
+// (nonfinite set); correct[rows[a]] the verdict (detail::row_is_correct); loss
+// (nullable) [rows[a]] the loss, NaN where a logit is not finite.
 void loss_gradients(const int32_t* rows, int64_t count, int64_t k, const float* logits, const int32_t* y,
-                    bool dlr, double* scratch, float* dlogits, uint8_t* correct, uint8_t* nonfinite);
+                    bool dlr, double* scratch, float* dlogits, uint8_t* correct, uint8_t* nonfinite,
+                    double* loss = nullptr);
 
 enum class StepKind { Fgsm, Linf, L2 };
 struct StepParams {

@@ -1,8 +1,9 @@
-// The GPU's FGSM and PGD (nmode/cuda_attack.hpp): the CPU attacks' batch and
-// restart loop (src/robust/attack_fgsm_pgd.cpp), with each step's work queued as
-// kernels on device-resident batches. Per step the host waits once, for the
-// solves' statistics and, with track_success, the verdicts that decide which
-// examples go on.
+// The GPU's FGSM and PGD (nmode/cuda_attack.hpp), and the dispatch to its APGD
+// (cuda_apgd.cu): the CPU attacks' batch and restart loop
+// (src/robust/attack_fgsm_pgd.cpp), with each step's work queued as kernels on
+// device-resident batches. Per step the host waits once, for the solves'
+// statistics and, with track_success, the verdicts that decide which examples
+// go on.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include "nmode/error.hpp"
 #include "robust/attack_common.hpp"
 #include "robust/attack_kernels.cuh"
+#include "robust/cuda_apgd.cuh"
 
 namespace nmode {
 
@@ -157,6 +159,7 @@ AttackResult cuda_attack(CudaModel& model, const float* x, const int32_t* y, int
                           (config.gradient_model ? " with a gradient model" : "") +
                           " runs through the Classifier interface, not on the GPU's own attack kernels");
   attack_impl::check_attack_inputs(model.input_dim(), model.num_classes(), x, y, n, config);
+  if (config.kind == AttackKind::APGD) return cuda_attack_runs::apgd(model, x, y, n, config, example_ids);
   return CudaAttackRun(model, x, y, n, config, example_ids).run();
 }
 

@@ -48,27 +48,27 @@ struct ApgdState {
   }
 };
 
-// x0: the clean x moved to the boundary of the ball in a random direction, then clamped.
-// x, out: (d).
-void apgd_start(const float* x, int64_t d, Norm norm, double eps, const Box& box, SplitMix64 rng, float* out) {
+// x0: the clean x moved to the boundary of the ball in a random direction, then
+// clamped, drawn by position (detail/attack_step.hpp, as the GPU draws it). x, out: (d).
+void apgd_start(const float* x, int64_t d, Norm norm, double eps, const Box& box, uint64_t stream, float* out) {
   std::vector<double> t(static_cast<size_t>(d));
   double scale = 0.0;
   if (norm == Norm::Linf) {
     double tmax = 0.0;
     for (int64_t i = 0; i < d; ++i) {
-      t[i] = 2.0 * rng.next_uniform01() - 1.0;
+      t[i] = detail::apgd_linf_start_direction(stream, uint64_t(i));
       tmax = std::max(tmax, std::fabs(t[i]));
     }
     scale = eps / (tmax + 1e-12);
   } else {
     double s = 0.0;
     for (int64_t i = 0; i < d; ++i) {
-      t[i] = rng.next_normal();
+      t[i] = detail::l2_start_direction(stream, uint64_t(i));
       s += t[i] * t[i];
     }
     scale = eps / (std::sqrt(s) + 1e-12);
   }
-  for (int64_t i = 0; i < d; ++i) out[i] = box.clip(static_cast<float>(x[i] + scale * t[i]));
+  for (int64_t i = 0; i < d; ++i) out[i] = detail::l2_start_element(x[i], scale, t[i], box.lo, box.hi);
 }
 
 // Gradient step then momentum step, each projected (§5 step 2). x, cur, prev, g, tmp: (d).
@@ -79,17 +79,15 @@ void apgd_step(const float* x, int64_t d, Norm norm, double eps, const Box& box,
   const float fb = static_cast<float>(1.0 - a);
   const float feta = static_cast<float>(eta);
   if (norm == Norm::Linf) {
-    for (int64_t i = 0; i < d; ++i) tmp[i] = cur[i] + feta * sign0(g[i]);
-    project_linf(x, static_cast<float>(eps), tmp, d, box);
+    for (int64_t i = 0; i < d; ++i) tmp[i] = detail::apgd_linf_element(x[i], cur[i], g[i], feta, float(eps), box.lo, box.hi);
   } else {
-    unit_direction(g, d, 1e-12, tmp);  // guard 1e-12 as auto-attack
-    for (int64_t i = 0; i < d; ++i) tmp[i] = cur[i] + feta * tmp[i];
+    const double inv_norm = 1.0 / (l2_norm(g, d) + detail::kApgdL2Guard);
+    for (int64_t i = 0; i < d; ++i) tmp[i] = detail::l2_move_element(cur[i], g[i], inv_norm, feta);
     project_l2(x, eps, tmp, d, box);
   }
   for (int64_t i = 0; i < d; ++i) {
-    const float m = cur[i] - prev[i];
+    tmp[i] = detail::apgd_momentum_element(cur[i], prev[i], tmp[i], fa, fb);
     prev[i] = cur[i];
-    tmp[i] = cur[i] + fa * (tmp[i] - cur[i]) + fb * m;
   }
   if (norm == Norm::Linf) project_linf(x, static_cast<float>(eps), tmp, d, box);
   else project_l2(x, eps, tmp, d, box);
@@ -147,7 +145,8 @@ class ApgdRun : attack_impl::AttackRun {
       const int64_t j = active[a];
       const SplitMix64 rng = attack_impl::example_stream(in_.config.seed, attack_impl::kStreamApgd,
                                                          example_id(in_.example_ids, b0_ + j), r);
-      apgd_start(xb() + j * in_.d, in_.d, in_.config.norm, in_.config.eps, in_.config.box, rng, s_.cur.data() + j * in_.d);
+      apgd_start(xb() + j * in_.d, in_.d, in_.config.norm, in_.config.eps, in_.config.box, rng.state,
+                 s_.cur.data() + j * in_.d);
     }
     evaluate(active);
     for (int64_t j : active) {

@@ -51,8 +51,7 @@ void unit_direction(const float* g, int64_t n, double tau, float* out) {
 }
 
 void project_linf(const float* x, float eps, float* v, int64_t n, const Box& box) {
-  for (int64_t i = 0; i < n; ++i)
-    v[i] = box.clip(std::min(std::max(v[i], x[i] - eps), x[i] + eps));
+  for (int64_t i = 0; i < n; ++i) v[i] = detail::linf_project_element(x[i], v[i], eps, box.lo, box.hi);
 }
 
 void project_l2(const float* x, double eps, float* v, int64_t n, const Box& box) {

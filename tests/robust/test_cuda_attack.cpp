@@ -74,14 +74,14 @@ TEST(AttackOnDevice, ARunTheDeviceTakesIsReturnedAfterTheInputChecks) {
   EXPECT_EQ(model.offers, 4);
 }
 
-TEST(AttackOnDevice, TheGpuRunsFgsmAndPgdWithTheModelsOwnGradients) {
+TEST(AttackOnDevice, TheGpuRunsFgsmPgdAndApgdWithTheModelsOwnGradients) {
   AttackConfig c;
   c.eps = 0.1;
   test::LinearModel other(2, 2, {1, 0, 0, 1}, {0, 0});
   for (AttackKind kind : {AttackKind::FGSM, AttackKind::PGD, AttackKind::APGD, AttackKind::Square}) {
     c.kind = kind;
     c.gradient_model = nullptr;
-    const bool expected = kind == AttackKind::FGSM || kind == AttackKind::PGD;
+    const bool expected = kind != AttackKind::Square;
     EXPECT_EQ(cuda_attack_supports(c), expected) << to_string(kind);
     c.gradient_model = &other;
     EXPECT_FALSE(cuda_attack_supports(c)) << to_string(kind) << " with a gradient model";
@@ -128,6 +128,14 @@ std::vector<AttackCase> attack_cases(Norm norm) {
   AttackConfig plain = base;
   plain.random_start = false;
   cases.push_back({"pgd no random start", plain});
+  AttackConfig apgd = base;
+  apgd.kind = AttackKind::APGD;
+  cases.push_back({"apgd-ce", apgd});
+  AttackConfig apgd_dlr = apgd;
+  apgd_dlr.loss = AttackLoss::DLR;
+  apgd_dlr.restarts = 2;
+  apgd_dlr.steps = 12;
+  cases.push_back({"apgd-dlr restarts 2", apgd_dlr});
   if (norm == Norm::L2) {
     AttackConfig volume = base;
     volume.l2_start = L2Start::UniformVolume;
@@ -158,6 +166,18 @@ std::vector<int64_t> shifted_ids(int64_t n) {  // a subset's global indices
   return ids;
 }
 
+// APGD's best losses: the device's double exp/log against the host's, a few ulps.
+void expect_same_losses(const std::vector<double>& on_device, const std::vector<double>& portable) {
+  ASSERT_EQ(on_device.size(), portable.size());
+  for (size_t j = 0; j < portable.size(); ++j) {
+    if (std::isnan(portable[j])) {
+      EXPECT_TRUE(std::isnan(on_device[j])) << "example " << j;
+      continue;
+    }
+    EXPECT_NEAR(on_device[j], portable[j], 1e-12 * (1 + std::abs(portable[j]))) << "example " << j;
+  }
+}
+
 TEST(CudaAttack, LinfAttacksOnTheGpuAreThePortableLoopBitForBit) {
   NMODE_REQUIRE_GPU();
   const ModelSpec spec = attack_spec();
@@ -169,14 +189,17 @@ TEST(CudaAttack, LinfAttacksOnTheGpuAreThePortableLoopBitForBit) {
   for (const AttackCase& c : attack_cases(Norm::Linf)) {
     SCOPED_TRACE(c.name);
     const Attacked r = attack_both_ways(*model, c.config, x, y, ids);
-    // The L∞ starts and steps have no transcendental and no sum: only a 1-ulp
-    // difference of a double exp/log in a logit gradient that changes its float
-    // rounding (odds ~1e-9 per entry) could part them.
+    // The L∞ starts and steps have no transcendental and no sum (APGD's start has
+    // a maximum, exact in any order): only a 1-ulp difference of a double exp/log
+    // that changes a logit gradient's float rounding (odds ~1e-9 per entry), or
+    // APGD's comparison of two losses within an ulp, could part them.
     EXPECT_EQ(r.on_device.x_adv, r.portable.x_adv);
     EXPECT_EQ(r.on_device.fooled, r.portable.fooled);
     EXPECT_EQ(r.on_device.queries, r.portable.queries);
     EXPECT_EQ(r.on_device.zero_grad_start, r.portable.zero_grad_start);
     EXPECT_EQ(r.on_device.numerical_failure, r.portable.numerical_failure);
+    EXPECT_EQ(r.on_device.x_best, r.portable.x_best);  // APGD's; empty otherwise
+    expect_same_losses(r.on_device.loss_best, r.portable.loss_best);
     EXPECT_GT(r.on_device.count_fooled(), 0) << "the case attacks nothing: make eps larger";
   }
 }
@@ -241,7 +264,9 @@ TEST(CudaAttack, AnUnsupportedConfigIsRefused) {
   CudaModel gpu(*model);
   AttackConfig config;
   config.eps = 0.1;
-  config.kind = AttackKind::APGD;
+  config.kind = AttackKind::Square;
+  config.image_height = 6;
+  config.image_width = 6;
   const std::vector<float> x(36, 0.5f);
   const int32_t y = 0;
   EXPECT_THROW(cuda_attack(gpu, x.data(), &y, 1, config), InvalidArgument);

@@ -34,8 +34,10 @@ NMODE_HD inline float pgd_linf_element(float x, float cur, float g, float alpha,
   return clip_to_box(x + delta, lo, hi);
 }
 
-// PGD-L2's guard in 1 / (‖g‖₂ + guard), as torchattacks: a zero gradient gives a zero step.
+// PGD-L2's guard in 1 / (‖g‖₂ + guard), as torchattacks: a zero gradient gives a
+// zero step; APGD's is auto-attack's.
 constexpr double kPgdL2Guard = 1e-10;
+constexpr double kApgdL2Guard = 1e-12;
 
 // PGD-L2 before its projection: a step of alpha along g·inv_norm, where
 // inv_norm = 1 / (‖g‖₂ + guard), rounded to float first as unit_direction does.
@@ -51,6 +53,32 @@ NMODE_HD inline double l2_projection_factor(double delta_norm, double eps) {
 NMODE_HD inline float l2_project_element(float x, float v, double factor, float lo, float hi) {
   const double delta = (static_cast<double>(v) - x) * factor;
   return clip_to_box(static_cast<float>(x + delta), lo, hi);
+}
+
+// Π∞: into [x - eps, x + eps], then the box (std::min(std::max(v, x - eps), x + eps),
+// spelled out for the device).
+NMODE_HD inline float linf_project_element(float x, float v, float eps, float lo, float hi) {
+  const float low = x - eps, high = x + eps;
+  const float at_least = v < low ? low : v;
+  return clip_to_box(high < at_least ? high : at_least, lo, hi);
+}
+
+// APGD-L∞'s gradient step: a signed step of eta from cur, then Π∞.
+NMODE_HD inline float apgd_linf_element(float x, float cur, float g, float eta, float eps, float lo, float hi) {
+  return linf_project_element(x, cur + eta * sign_or_zero(g), eps, lo, hi);
+}
+
+// APGD's momentum step from cur towards z, the projected gradient step, with
+// weight a on it and 1 - a on the last move (cur - prev): fa = a, fb = 1 - a in float.
+NMODE_HD inline float apgd_momentum_element(float cur, float prev, float z, float fa, float fb) {
+  const float m = cur - prev;
+  return cur + fa * (z - cur) + fb * m;
+}
+
+// APGD's L∞ start direction: coordinate i is U[-1, 1) from draw i; the start is
+// x + eps·t / (max|t| + 1e-12) (its L2 start is l2_start_direction's, scaled to eps).
+NMODE_HD inline double apgd_linf_start_direction(uint64_t stream, uint64_t i) {
+  return 2.0 * uniform01_at(stream, i) - 1.0;
 }
 
 // PGD-L∞ random start: x + U[-eps, eps], from draw i of the example's stream.
