@@ -1,7 +1,7 @@
 // CudaClassifier: a Sequential seen through the Classifier interface with its
 // forward and input gradient computed on the GPU (CudaModel), so the attacks and
-// the robustness evaluation run unchanged on either device; FGSM, PGD and APGD
-// run whole on the GPU (nmode/cuda_attack.hpp).
+// the robustness evaluation run unchanged on either device; FGSM, PGD, APGD and
+// Square run whole on the GPU (nmode/cuda_attack.hpp).
 #pragma once
 
 #include <cstdint>
@@ -24,8 +24,8 @@ class CudaClassifier final : public Classifier {
   void forward(const float* x, int64_t n, float* logits, bool need_input_grad) override;
   // Parameter gradients are neither computed nor touched, as on the CPU.
   void backward_input(const float* dlogits, float* dx) override;
-  // FGSM, PGD and APGD on the GPU's attack kernels (cuda_attack_supports); the
-  // others run their portable loop over forward and backward_input.
+  // Every attack on the GPU's attack kernels (cuda_attack_supports), except those
+  // with a gradient model, which run their portable loop over forward and backward_input.
   bool run_attack_on_device(const float* x, const int32_t* y, int64_t n, const AttackConfig& config,
                             const int64_t* example_ids, AttackResult& result) override;
   // Off: every attack takes the portable loop (to compare the two; on by default).

@@ -16,18 +16,10 @@ struct SplitMix64 {
 
   // Vigna's splitmix64.c (https://prng.di.unimi.it/splitmix64.c); draw i of a
   // stream is also detail::splitmix64_at(initial state, i).
-  uint64_t next_u64() { return detail::splitmix64_mix(state += detail::kSplitMixIncrement); }
+  uint64_t next_u64() { return detail::splitmix64_next(state); }
 
-  // Uniform in [0, bound) without modulo bias: rejects the low values that would
-  // make some residues more likely. Returns 0 when bound is 0.
-  uint64_t next_below(uint64_t bound) {
-    if (bound == 0) return 0;
-    const uint64_t threshold = (0 - bound) % bound;  // = 2^64 mod bound
-    for (;;) {
-      const uint64_t r = next_u64();
-      if (r >= threshold) return r % bound;
-    }
-  }
+  // Uniform in [0, bound) without modulo bias; 0 when bound is 0.
+  uint64_t next_below(uint64_t bound) { return detail::splitmix64_below(state, bound); }
 
   // Uniform in [0, 1): the top 53 bits scaled by 2^-53, so every value is exact.
   double next_uniform01() { return detail::uniform01_from_bits(next_u64()); }

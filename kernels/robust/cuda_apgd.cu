@@ -13,7 +13,7 @@
 #include "robust/apgd_kernels.cuh"
 #include "robust/attack_common.hpp"
 #include "robust/attack_kernels.cuh"
-#include "robust/cuda_apgd.cuh"
+#include "robust/cuda_attack_runs.cuh"
 
 namespace nmode::cuda_attack_runs {
 namespace {

@@ -1,5 +1,5 @@
 // The GPU's FGSM and PGD (nmode/cuda_attack.hpp), and the dispatch to its APGD
-// (cuda_apgd.cu): the CPU attacks' batch and restart loop
+// (cuda_apgd.cu) and Square Attack (cuda_square.cu): the CPU attacks' batch and restart loop
 // (src/robust/attack_fgsm_pgd.cpp), with each step's work queued as kernels on
 // device-resident batches. Per step the host waits once, for the solves'
 // statistics and, with track_success, the verdicts that decide which examples
@@ -16,7 +16,7 @@
 #include "nmode/error.hpp"
 #include "robust/attack_common.hpp"
 #include "robust/attack_kernels.cuh"
-#include "robust/cuda_apgd.cuh"
+#include "robust/cuda_attack_runs.cuh"
 
 namespace nmode {
 
@@ -160,6 +160,7 @@ AttackResult cuda_attack(CudaModel& model, const float* x, const int32_t* y, int
                           " runs through the Classifier interface, not on the GPU's own attack kernels");
   attack_impl::check_attack_inputs(model.input_dim(), model.num_classes(), x, y, n, config);
   if (config.kind == AttackKind::APGD) return cuda_attack_runs::apgd(model, x, y, n, config, example_ids);
+  if (config.kind == AttackKind::Square) return cuda_attack_runs::square(model, x, y, n, config, example_ids);
   return CudaAttackRun(model, x, y, n, config, example_ids).run();
 }
 

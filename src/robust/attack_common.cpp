@@ -132,6 +132,23 @@ void GradientOracle::evaluate(const float* pts, const int32_t* y, const std::vec
   if (correct && judge_) judge_->evaluate(pts, y, active, nullptr, correct, nonfinite);
 }
 
+void square_image_shape(const AttackConfig& config, int64_t d, int& c, int& h, int& w) {
+  c = config.image_channels;
+  h = config.image_height;
+  w = config.image_width;
+  if (h == 0) {
+    const int64_t hw = d / c;
+    const int side = static_cast<int>(std::lround(std::sqrt(static_cast<double>(hw))));
+    if (hw * c != d || static_cast<int64_t>(side) * side != hw)
+      throw InvalidArgument("attack square: input_dim " + std::to_string(d) + " with " + std::to_string(c) +
+                            " channel(s) is not a square image; set image_height and image_width");
+    h = w = side;
+  }
+  if (static_cast<int64_t>(c) * h * w != d)
+    throw InvalidArgument("attack square: image " + std::to_string(c) + "x" + std::to_string(h) + "x" +
+                          std::to_string(w) + " does not match input_dim " + std::to_string(d));
+}
+
 LogitOracle::LogitOracle(Classifier& model, int64_t capacity)
     : model_(model), d_(model.input_dim()), k_(model.num_classes()) {
   xs_.resize(static_cast<size_t>(capacity * d_));

@@ -127,6 +127,10 @@ class AttackRun {
 // Global example id of local example i.
 inline int64_t example_id(const int64_t* ids, int64_t i) { return ids ? ids[i] : i; }
 
+// The Square Attack's image, channels c × height h × width w, from the config
+// (a square image when height is 0), checked against the input dimension d.
+void square_image_shape(const AttackConfig& config, int64_t d, int& c, int& h, int& w);
+
 // Logits-only evaluation of the active examples (no gradient kept).
 class LogitOracle {
  public:

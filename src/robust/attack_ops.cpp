@@ -30,10 +30,7 @@ bool is_correct(const float* z, int64_t k, int32_t y) { return detail::row_is_co
 
 double ce_loss(const double* z, int64_t k, int32_t y, double* dz) { return detail::ce_loss_row(z, k, y, dz); }
 
-double margin_loss(const double* z, int64_t k, int32_t y) {
-  if (k < 2) return std::numeric_limits<double>::infinity();
-  return z[y] - z[detail::best_other_class(z, k, y)];
-}
+double margin_loss(const double* z, int64_t k, int32_t y) { return detail::margin_loss_row(z, k, y); }
 
 double dlr_loss(const double* z, int64_t k, int32_t y, double* dz) { return detail::dlr_loss_row(z, k, y, dz); }
 

@@ -8,6 +8,7 @@
 
 #include "robust/attack_common.hpp"
 #include "nmode/attack_ops.hpp"
+#include "nmode/detail/attack_step.hpp"
 #include "nmode/error.hpp"
 
 namespace nmode {
@@ -37,24 +38,6 @@ int square_size(double p_init, int iteration, int n_queries, bool rescale_schedu
   return std::min(s, std::min(height, width));
 }
 
-// Resolves C×H×W from the config and checks it against input_dim.
-static void image_shape(const AttackConfig& config, int64_t d, int& c, int& h, int& w) {
-  c = config.image_channels;
-  h = config.image_height;
-  w = config.image_width;
-  if (h == 0) {
-    const int64_t hw = d / c;
-    const int side = static_cast<int>(std::lround(std::sqrt(static_cast<double>(hw))));
-    if (hw * c != d || static_cast<int64_t>(side) * side != hw)
-      throw InvalidArgument("attack square: input_dim " + std::to_string(d) + " with " + std::to_string(c) +
-                            " channel(s) is not a square image; set image_height and image_width");
-    h = w = side;
-  }
-  if (static_cast<int64_t>(c) * h * w != d)
-    throw InvalidArgument("attack square: image " + std::to_string(c) + "x" + std::to_string(h) + "x" +
-                          std::to_string(w) + " does not match input_dim " + std::to_string(d));
-}
-
 namespace {
 
 // One Square Attack over all batches: a vertical-stripe start, then one random
@@ -67,8 +50,9 @@ class SquareRun : attack_impl::AttackRun {
         eps_(static_cast<float>(config.eps)), oracle_(model, capacity_), proposal_(static_cast<size_t>(capacity_ * in_.d)),
         m_best_(static_cast<size_t>(capacity_)), m_new_(static_cast<size_t>(capacity_)),
         correct_best_(static_cast<size_t>(capacity_)), correct_new_(static_cast<size_t>(capacity_)) {
-    image_shape(config, in_.d, channels_, height_, width_);
+    attack_impl::square_image_shape(config, in_.d, channels_, height_, width_);
     plane_ = static_cast<int64_t>(height_) * width_;
+    signs_.resize(static_cast<size_t>(capacity_) * static_cast<size_t>(channels_));
     if (trace_) {
       trace_->n_queries = config.n_queries;
       trace_->margin_best.assign(static_cast<size_t>(n * (config.n_queries + 1)),
@@ -114,12 +98,13 @@ class SquareRun : attack_impl::AttackRun {
     for (int64_t j = 0; j < nb_; ++j) {
       for (int ch = 0; ch < channels_; ++ch)
         for (int col = 0; col < width_; ++col) {
-          const float sigma = rng_[j].next_below(2) ? 1.0f : -1.0f;
+          const float sigma = detail::square_stripe_sign(rng_[j].state, ch, col, width_);
           for (int row = 0; row < height_; ++row) {
             const int64_t idx = j * in_.d + ch * plane_ + static_cast<int64_t>(row) * width_ + col;
-            best[idx] = in_.config.box.clip(x[idx] + eps_ * sigma);
+            best[idx] = vertex(x[idx], sigma);
           }
         }
+      rng_[j].state = detail::square_stream_after_stripes(rng_[j].state, channels_, width_);
     }
     std::vector<int64_t> all(static_cast<size_t>(nb_));
     for (int64_t j = 0; j < nb_; ++j) all[j] = j;
@@ -138,15 +123,15 @@ class SquareRun : attack_impl::AttackRun {
       const int64_t j = active[a];
       float* prop = proposal_.data() + j * in_.d;
       std::copy(best + j * in_.d, best + (j + 1) * in_.d, prop);
-      // Both offsets inclusive of H - s and W - s, as the paper's pseudo-code.
-      const int64_t r0 = static_cast<int64_t>(rng_[j].next_below(static_cast<uint64_t>(height_ - s + 1)));
-      const int64_t c0 = static_cast<int64_t>(rng_[j].next_below(static_cast<uint64_t>(width_ - s + 1)));
+      int64_t r0 = 0, c0 = 0;
+      float* signs = signs_.data() + j * channels_;
+      detail::square_draw_proposal(rng_[j].state, height_, width_, s, channels_, r0, c0, signs);
       for (int ch = 0; ch < channels_; ++ch) {
-        const float sigma = rng_[j].next_below(2) ? 1.0f : -1.0f;
+        const float sigma = signs[ch];
         for (int64_t row = r0; row < r0 + s; ++row)
           for (int64_t col = c0; col < c0 + s; ++col) {
             const int64_t idx = ch * plane_ + row * width_ + col;
-            prop[idx] = in_.config.box.clip(x[j * in_.d + idx] + eps_ * sigma);
+            prop[idx] = vertex(x[j * in_.d + idx], sigma);
           }
       }
     }
@@ -165,6 +150,10 @@ class SquareRun : attack_impl::AttackRun {
     }
   }
 
+  float vertex(float x, float sigma) const {
+    return detail::square_vertex_element(x, eps_, sigma, in_.config.box.lo, in_.config.box.hi);
+  }
+
   void record(int slot) {
     if (!trace_) return;
     for (int64_t j = 0; j < nb_; ++j) trace_->margin_best[(b0_ + j) * (in_.config.n_queries + 1) + slot] = m_best_[j];
@@ -174,6 +163,7 @@ class SquareRun : attack_impl::AttackRun {
   float eps_;
   LogitOracle oracle_;
   std::vector<float> proposal_;
+  std::vector<float> signs_;  // (capacity, channels): each proposal's signs
   std::vector<double> m_best_, m_new_;
   std::vector<uint8_t> correct_best_, correct_new_;
   int channels_ = 0, height_ = 0, width_ = 0;

@@ -261,6 +261,16 @@ TEST(SplitMix64, DrawsByPositionAreTheSequentialDraws) {
   }
 }
 
+// The Square Attack reads its coin flips by position on the GPU
+// (detail::square_stripe_sign): next_below(2) must spend exactly one draw each.
+TEST(SplitMix64, CoinFlipsByPositionAreTheSequentialOnes) {
+  for (uint64_t seed : {uint64_t{0}, uint64_t{777}, ~uint64_t{0}}) {
+    nmode::SplitMix64 coins(seed);
+    for (uint64_t i = 0; i < 1000; ++i)
+      ASSERT_EQ(nmode::detail::splitmix64_at(seed, i) % 2, coins.next_below(2)) << "seed " << seed << " flip " << i;
+  }
+}
+
 TEST(SplitMix64, DerivedSeedsDiffer) {
   std::set<uint64_t> seen;
   for (uint64_t stream = 0; stream < 1000; ++stream) seen.insert(nmode::derive_seed(42, stream));

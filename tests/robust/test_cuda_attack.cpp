@@ -1,4 +1,4 @@
-// FGSM and PGD on the GPU's own kernels (nmode/cuda_attack.hpp) and the hook that
+// FGSM, PGD, APGD and Square on the GPU's own kernels (nmode/cuda_attack.hpp) and the hook that
 // routes an attack to them (Classifier::run_attack_on_device). On a GPU, the
 // device's run is compared with the portable loop over the same CudaClassifier:
 // both use the same GPU forward and backward, so they differ only where the
@@ -74,15 +74,14 @@ TEST(AttackOnDevice, ARunTheDeviceTakesIsReturnedAfterTheInputChecks) {
   EXPECT_EQ(model.offers, 4);
 }
 
-TEST(AttackOnDevice, TheGpuRunsFgsmPgdAndApgdWithTheModelsOwnGradients) {
+TEST(AttackOnDevice, TheGpuRunsEveryAttackWithTheModelsOwnGradients) {
   AttackConfig c;
   c.eps = 0.1;
   test::LinearModel other(2, 2, {1, 0, 0, 1}, {0, 0});
   for (AttackKind kind : {AttackKind::FGSM, AttackKind::PGD, AttackKind::APGD, AttackKind::Square}) {
     c.kind = kind;
     c.gradient_model = nullptr;
-    const bool expected = kind != AttackKind::Square;
-    EXPECT_EQ(cuda_attack_supports(c), expected) << to_string(kind);
+    EXPECT_TRUE(cuda_attack_supports(c)) << to_string(kind);
     c.gradient_model = &other;
     EXPECT_FALSE(cuda_attack_supports(c)) << to_string(kind) << " with a gradient model";
   }
@@ -136,6 +135,21 @@ std::vector<AttackCase> attack_cases(Norm norm) {
   apgd_dlr.restarts = 2;
   apgd_dlr.steps = 12;
   cases.push_back({"apgd-dlr restarts 2", apgd_dlr});
+  if (norm == Norm::Linf) {
+    AttackConfig square = base;
+    square.kind = AttackKind::Square;
+    square.steps.reset();
+    square.n_queries = 60;  // the 6×6 image of attack_spec; few, for the sanitizer runs (gpu-check)
+    cases.push_back({"square", square});
+    AttackConfig channels = square;
+    channels.image_channels = 2;  // 2×3×6: per-channel signs, non-square planes
+    channels.image_height = 3;
+    channels.image_width = 6;
+    channels.p_init = 0.3;
+    channels.rescale_schedule = true;
+    channels.n_queries = 30;
+    cases.push_back({"square 2x3x6 rescaled schedule", channels});
+  }
   if (norm == Norm::L2) {
     AttackConfig volume = base;
     volume.l2_start = L2Start::UniformVolume;
@@ -190,9 +204,10 @@ TEST(CudaAttack, LinfAttacksOnTheGpuAreThePortableLoopBitForBit) {
     SCOPED_TRACE(c.name);
     const Attacked r = attack_both_ways(*model, c.config, x, y, ids);
     // The L∞ starts and steps have no transcendental and no sum (APGD's start has
-    // a maximum, exact in any order): only a 1-ulp difference of a double exp/log
-    // that changes a logit gradient's float rounding (odds ~1e-9 per entry), or
-    // APGD's comparison of two losses within an ulp, could part them.
+    // a maximum, exact in any order; Square's margins are one double subtraction):
+    // only a 1-ulp difference of a double exp/log that changes a logit gradient's
+    // float rounding (odds ~1e-9 per entry), or APGD's comparison of two losses
+    // within an ulp, could part them.
     EXPECT_EQ(r.on_device.x_adv, r.portable.x_adv);
     EXPECT_EQ(r.on_device.fooled, r.portable.fooled);
     EXPECT_EQ(r.on_device.queries, r.portable.queries);
@@ -264,13 +279,18 @@ TEST(CudaAttack, AnUnsupportedConfigIsRefused) {
   CudaModel gpu(*model);
   AttackConfig config;
   config.eps = 0.1;
-  config.kind = AttackKind::Square;
-  config.image_height = 6;
-  config.image_width = 6;
+  config.kind = AttackKind::PGD;
+  test::LinearModel other(36, 10, std::vector<double>(360, 0.1), std::vector<double>(10, 0.0));
+  config.gradient_model = &other;
   const std::vector<float> x(36, 0.5f);
   const int32_t y = 0;
   EXPECT_THROW(cuda_attack(gpu, x.data(), &y, 1, config), InvalidArgument);
+  config.gradient_model = nullptr;
+  config.kind = AttackKind::Square;
+  config.image_channels = 5;  // 36 values are no 5-channel image
+  EXPECT_THROW(cuda_attack(gpu, x.data(), &y, 1, config), InvalidArgument);
   config.kind = AttackKind::PGD;
+  config.image_channels = 1;
   const int32_t bad_label = 10;
   EXPECT_THROW(cuda_attack(gpu, x.data(), &bad_label, 1, config), InvalidArgument);
   EXPECT_EQ(cuda_attack(gpu, x.data(), &y, 0, config).x_adv.size(), 0u);

@@ -33,6 +33,12 @@ NMODE_HD inline int64_t best_other_class(const double* z, int64_t k, int32_t y) 
   return a;
 }
 
+// M(z, y) = z_y - max_{j≠y} z_j, the Square Attack's margin; +∞ when k < 2.
+NMODE_HD inline double margin_loss_row(const double* z, int64_t k, int32_t y) {
+  if (k < 2) return INFINITY;
+  return z[y] - z[best_other_class(z, k, y)];
+}
+
 // DLR(z, y) = -(z_y - max_{j≠y} z_j) / (z_π1 - z_π3 + 1e-12); k >= 3; dz (nullable): (k).
 NMODE_HD inline double dlr_loss_row(const double* z, int64_t k, int32_t y, double* dz) {
   // π1 and π3: the positions of the largest and third-largest logits.

@@ -1,5 +1,5 @@
-// The per-element arithmetic of the FGSM and PGD steps, their random starts and
-// the L2 projection, shared by the CPU attacks (src/robust/attack_fgsm_pgd.cpp)
+// The per-element arithmetic of the FGSM, PGD, APGD and Square steps, their random
+// starts and proposals and the projections, shared by the CPU attacks (src/robust/)
 // and the GPU's (kernels/robust/), so the CPU tests check what a GPU thread
 // computes. Row norms are the callers' (a sequential sum on the CPU, a block
 // reduction on the GPU); everything between them is here.
@@ -22,6 +22,34 @@ NMODE_HD inline float clip_to_box(float v, float lo, float hi) { return v < lo ?
 // FGSM: one signed step of size eps from x.
 NMODE_HD inline float fgsm_element(float x, float g, float eps, float lo, float hi) {
   return clip_to_box(x + eps * sign_or_zero(g), lo, hi);
+}
+
+// Square Attack: x moved by ±eps (sigma = ±1) into the domain, a vertex of the eps-box.
+NMODE_HD inline float square_vertex_element(float x, float eps, float sigma, float lo, float hi) {
+  return clip_to_box(x + eps * sigma, lo, hi);
+}
+// Square Attack's sign from a draw of next_below(2).
+NMODE_HD inline float square_sign(uint64_t draw) { return draw ? 1.0f : -1.0f; }
+
+// The Square Attack's start: one sign per (channel, column), draw
+// channel · width + column of the example's stream (next_below(2) never rejects,
+// so the draws can be read by position).
+NMODE_HD inline float square_stripe_sign(uint64_t stream, int64_t channel, int64_t column, int64_t width) {
+  return square_sign(splitmix64_at(stream, uint64_t(channel * width + column)) % 2);
+}
+// The stream after the start's channels · width draws.
+NMODE_HD inline uint64_t square_stream_after_stripes(uint64_t stream, int64_t channels, int64_t width) {
+  return stream + uint64_t(channels * width) * kSplitMixIncrement;
+}
+
+// One proposal's square, drawn from the example's stream in order: its top-left
+// corner (both offsets inclusive of height - side and width - side, as the
+// paper's pseudo-code), then one sign per channel into signs (channels).
+NMODE_HD inline void square_draw_proposal(uint64_t& stream, int height, int width, int side, int channels,
+                                          int64_t& row0, int64_t& col0, float* signs) {
+  row0 = int64_t(splitmix64_below(stream, uint64_t(height - side + 1)));
+  col0 = int64_t(splitmix64_below(stream, uint64_t(width - side + 1)));
+  for (int c = 0; c < channels; ++c) signs[c] = square_sign(splitmix64_below(stream, 2));
 }
 
 // PGD-L∞: a signed step of size alpha from cur, then back into the eps-box around x and the domain.

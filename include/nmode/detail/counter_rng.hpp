@@ -27,6 +27,22 @@ NMODE_HD inline uint64_t splitmix64_at(uint64_t state, uint64_t i) {
   return splitmix64_mix(state + (i + 1) * kSplitMixIncrement);
 }
 
+// The stream walked in order (SplitMix64::next_u64): advances state by one draw.
+NMODE_HD inline uint64_t splitmix64_next(uint64_t& state) { return splitmix64_mix(state += kSplitMixIncrement); }
+
+// Uniform in [0, bound) without modulo bias (SplitMix64::next_below): rejects the
+// low values that would make some residues more likely, so it spends a varying
+// number of draws, except for a power of two (never a rejection: draw i of a
+// stream of next_below(2) is splitmix64_at(state, i) % 2). 0 when bound is 0.
+NMODE_HD inline uint64_t splitmix64_below(uint64_t& state, uint64_t bound) {
+  if (bound == 0) return 0;
+  const uint64_t threshold = (0 - bound) % bound;  // = 2^64 mod bound
+  for (;;) {
+    const uint64_t r = splitmix64_next(state);
+    if (r >= threshold) return r % bound;
+  }
+}
+
 // Uniform in [0, 1): the top 53 bits scaled by 2^-53, so every value is exact.
 NMODE_HD inline double uniform01_from_bits(uint64_t bits) { return static_cast<double>(bits >> 11) * 0x1.0p-53; }
 
