@@ -6,9 +6,10 @@
 #   1. every CUDA test, with no test SKIPPED;
 #   2. the solver on one size past one grid (4·2^20 elements) and one past 2^31
 #      (bench-solver: tiles sorted by gamma mod pi, and element order beside it);
-#   3. the GPU benchmarks: bench_ode's solver on device-resident data, and
+#   3. the GPU benchmarks: bench_ode's solver on device-resident data,
 #      bench_train's reference-model training step on the GPU (all on the device,
-#      against the host-staged step, stage by stage);
+#      against the host-staged step, stage by stage), and bench_attack's PGD, APGD
+#      and Square on the device's attack kernels against the host-driven loop;
 #   4. one MNIST training epoch on the GPU and on the CPU with the same seed, whose
 #      test accuracies must agree within 1 point;
 #   5. compute-sanitizer memcheck and racecheck on the solver, model and attack tests
@@ -26,7 +27,7 @@ if [[ -f $here/bin.tar.gz ]]; then  # gpu-package.sh packs the binaries
   tar -xzf "$here/bin.tar.gz" -C "$unpacked" || { echo "gpu-check: $here/bin.tar.gz does not unpack" >&2; exit 2; }
   bin=$unpacked/bin
 fi
-for f in nmode bench_ode bench_train test_ode_cuda test_cuda_model test_cuda_classifier test_cuda_attack test_train_on_gpu; do
+for f in nmode bench_ode bench_train bench_attack test_ode_cuda test_cuda_model test_cuda_classifier test_cuda_attack test_train_on_gpu; do
   [[ -x $bin/$f ]] || { echo "gpu-check: $bin/$f missing; build the folder with tools/gpu-package.sh" >&2; exit 2; }
 done
 
@@ -84,6 +85,7 @@ check "solver, 2^31 + 2^20 elements" 180 "$bin/nmode" bench-solver --device cuda
 # 3. Kernel time on device-resident data; the training step's stages.
 check "bench_ode (GPU)" 120 "$bin/bench_ode" --benchmark_filter=Cuda --benchmark_min_time=0.2
 check "bench_train (GPU step)" 60 "$bin/bench_train" --benchmark_filter=Cuda --benchmark_min_time=0.5
+check "bench_attack (GPU attacks)" 90 "$bin/bench_attack" --benchmark_filter=Cuda --benchmark_min_time=0.2
 
 # 4. One MNIST epoch on each device, same seed.
 data=$(mktemp -d)  # the checkpoints; nmode reads the gzip-compressed MNIST as it is

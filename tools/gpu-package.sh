@@ -2,10 +2,10 @@
 # Builds, where you develop (nvcc needed, no GPU), everything tools/gpu-check.sh
 # runs on a GPU machine, into one git-ignored folder that can be copied there:
 #   tools/gpu-package.sh [FOLDER]      (default: gpu-check/ at the repository root)
-# The folder holds bin.tar.gz (nmode, the CUDA tests, bench_ode, bench_train), lib/ (the shared
-# libraries a GPU image may lack: Highway, OpenMP's libgomp, zlib), data/ (MNIST,
-# gzip-compressed, as nmode reads it),
-# gpu-check.sh and MANIFEST; it must stay under 64 MiB. cuBLAS is not copied
+# The folder holds bin.tar.gz (nmode, the CUDA tests, bench_ode, bench_train,
+# bench_attack), lib/ (the shared libraries a GPU image may lack: Highway, OpenMP's
+# libgomp, zlib), data/ (MNIST, gzip-compressed, as nmode reads it), gpu-check.sh
+# and MANIFEST; it must stay under 64 MiB. cuBLAS is not copied
 # (libcublasLt alone is 540 MB): gpu-check.sh uses the GPU machine's CUDA 13
 # runtime libraries.
 set -euo pipefail
@@ -23,11 +23,12 @@ done
 
 cmake --preset test-cuda >/dev/null
 tests=(test_ode_cuda test_cuda_model test_cuda_classifier test_cuda_attack test_train_on_gpu)
-cmake --build build/test-cuda -j "$(nproc)" --target nmode_cli bench_ode bench_train "${tests[@]}"
+cmake --build build/test-cuda -j "$(nproc)" --target nmode_cli bench_ode bench_train bench_attack "${tests[@]}"
 
 rm -rf "$out"
 mkdir -p "$out/bin" "$out/lib" "$out/data/mnist"
-cp build/test-cuda/bin/nmode build/test-cuda/bench/bench_ode build/test-cuda/bench/bench_train "$out/bin/"
+cp build/test-cuda/bin/nmode build/test-cuda/bench/bench_ode build/test-cuda/bench/bench_train \
+  build/test-cuda/bench/bench_attack "$out/bin/"
 for t in "${tests[@]}"; do cp "build/test-cuda/tests/$t" "$out/bin/"; done
 strip --strip-debug "$out"/bin/*
 # Shared libraries outside the C and C++ runtimes and CUDA that the binaries need.

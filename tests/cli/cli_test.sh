@@ -272,7 +272,7 @@ mkdir -p "$pkg/bin"
 cp "$(dirname "${BASH_SOURCE[0]}")/../../tools/gpu-check.sh" "$pkg/"
 expect 2 "bin/nmode missing; build the folder with tools/gpu-package.sh" -- bash "$pkg/gpu-check.sh"
 ln -s "$nmode" "$pkg/bin/nmode"
-for f in bench_ode bench_train test_ode_cuda test_cuda_model test_cuda_classifier test_cuda_attack test_train_on_gpu; do
+for f in bench_ode bench_train bench_attack test_ode_cuda test_cuda_model test_cuda_classifier test_cuda_attack test_train_on_gpu; do
   ln -s /bin/true "$pkg/bin/$f"
 done
 # The binaries as gpu-package.sh packs them: a damaged archive is an incomplete package.
