@@ -52,11 +52,7 @@ class CudaApgdRun : attack_impl::AttackRun {
   AttackResult run() {
     res_.x_best.assign(in_.x, in_.x + in_.n * in_.d);
     res_.loss_best.assign(static_cast<size_t>(in_.n), -std::numeric_limits<double>::infinity());
-    attack_impl::for_each_batch(in_.n, capacity_, in_.config, [this](int64_t first, int64_t count) {
-      b0_ = first;
-      batch(count);
-    });
-    return std::move(res_);
+    return run_batches([this](int64_t count) { batch(count); });
   }
 
  private:
@@ -91,11 +87,7 @@ class CudaApgdRun : attack_impl::AttackRun {
     const AttackConfig& c = in_.config;
     const int64_t d = in_.d, na = int64_t(active.size());
     rows_.copy_from_host(active.data(), active.size());
-    std::vector<uint64_t> streams(active.size());
-    for (size_t a = 0; a < active.size(); ++a)
-      streams[a] = attack_impl::example_stream(c.seed, attack_impl::kStreamApgd,
-                                               attack_impl::example_id(in_.example_ids, b0_ + active[a]), r)
-                       .state;
+    const std::vector<uint64_t> streams = stream_states(attack_impl::kStreamApgd, active, r);
     streams_.copy_from_host(streams.data(), streams.size());
     const k::ApgdParams p{c.norm == Norm::Linf, c.eps, c.box.lo, c.box.hi};
     k::apgd_start(rows_.data(), na, d, x_.data(), streams_.data(), p, cur_.data());

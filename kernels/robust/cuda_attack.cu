@@ -48,11 +48,7 @@ class CudaAttackRun : attack_impl::AttackRun {
   }
 
   AttackResult run() {
-    attack_impl::for_each_batch(in_.n, capacity_, in_.config, [this](int64_t first, int64_t count) {
-      b0_ = first;
-      batch(count);
-    });
-    return std::move(res_);
+    return run_batches([this](int64_t count) { batch(count); });
   }
 
  private:
@@ -80,11 +76,7 @@ class CudaAttackRun : attack_impl::AttackRun {
     const AttackConfig& c = in_.config;
     const int64_t d = in_.d;
     upload_rows(active);
-    std::vector<uint64_t> streams(active.size());
-    for (size_t a = 0; a < active.size(); ++a)
-      streams[a] = attack_impl::example_stream(c.seed, attack_impl::kStreamPgd,
-                                               attack_impl::example_id(in_.example_ids, b0_ + active[a]), r)
-                       .state;
+    const std::vector<uint64_t> streams = stream_states(attack_impl::kStreamPgd, active, r);
     streams_.copy_from_host(streams.data(), streams.size());
     k::StartParams start{k::StartKind::None, c.eps, c.l2_start == L2Start::Sphere,
                          c.l2_start == L2Start::UniformVolume, c.box.lo, c.box.hi};

@@ -43,11 +43,7 @@ class CudaSquareRun : attack_impl::AttackRun {
   }
 
   AttackResult run() {
-    attack_impl::for_each_batch(in_.n, capacity_, in_.config, [this](int64_t first, int64_t count) {
-      b0_ = first;
-      batch(count);
-    });
-    return std::move(res_);
+    return run_batches([this](int64_t count) { batch(count); });
   }
 
  private:
@@ -58,18 +54,14 @@ class CudaSquareRun : attack_impl::AttackRun {
     x_.copy_from_host(xb(), values);
     y_.copy_from_host(yb(), rows);
     NMODE_CUDA_CHECK(cudaMemset(nonfinite_.data(), 0, rows));
-    std::vector<uint64_t> streams(rows);
-    for (size_t j = 0; j < rows; ++j)
-      streams[j] = attack_impl::example_stream(c.seed, attack_impl::kStreamSquare,
-                                               attack_impl::example_id(in_.example_ids, b0_ + int64_t(j)), 0)
-                       .state;
+    std::vector<int32_t> active(rows);
+    for (size_t j = 0; j < rows; ++j) active[j] = int32_t(j);
+    std::vector<uint64_t> streams = stream_states(attack_impl::kStreamSquare, active, 0);
     streams_.copy_from_host(streams.data(), rows);
     k::square_stripes(nb, p_, x_.data(), streams_.data(), best_.data());
     for (uint64_t& s : streams) s = detail::square_stream_after_stripes(s, p_.channels, p_.width);
     streams_.copy_from_host(streams.data(), rows);  // after the stripes: the default stream is in order
 
-    std::vector<int32_t> active(rows);
-    for (size_t j = 0; j < rows; ++j) active[j] = int32_t(j);
     evaluate(active, best_.data(), margin_best_.data(), correct_best_.data(), /*proposal=*/false);
     for (int64_t j = 0; j < nb; ++j) res_.queries[b0_ + j] = 1;
     for (int it = 0; it < c.n_queries; ++it) {

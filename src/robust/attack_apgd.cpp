@@ -117,15 +117,13 @@ class ApgdRun : attack_impl::AttackRun {
   AttackResult run() {
     res_.x_best.assign(in_.x, in_.x + in_.n * in_.d);
     res_.loss_best.assign(static_cast<size_t>(in_.n), -std::numeric_limits<double>::infinity());
-    attack_impl::for_each_batch(in_.n, capacity_, in_.config, [this](int64_t first, int64_t count) { batch(first, count); });
-    return std::move(res_);
+    return run_batches([this](int64_t count) { batch(count); });
   }
 
  private:
   static constexpr double kRho = 0.75, kMomentum = 0.75;
 
-  void batch(int64_t first, int64_t count) {
-    b0_ = first;
+  void batch(int64_t count) {
     for (int r = 0; r < in_.config.restarts; ++r) {
       const std::vector<int64_t> active = attack_impl::not_fooled(fooled(), count);
       if (active.empty()) break;

@@ -29,11 +29,14 @@ constexpr int64_t kParallelMinWork = 16384;
 // Stream identifiers, so that two attacks with the same seed draw independently.
 enum StreamId : uint64_t { kStreamPgd = 1, kStreamApgd = 2, kStreamSquare = 3 };
 
+// Global example id of local example i.
+inline int64_t example_id(const int64_t* ids, int64_t i) { return ids ? ids[i] : i; }
+
 // The random stream of one example: keyed by (seed, attack, global example
 // index, restart), never by batch position, so results do not depend on batching.
-inline SplitMix64 example_stream(uint64_t seed, StreamId attack, int64_t example_id, int restart) {
+inline SplitMix64 example_stream(uint64_t seed, StreamId attack, int64_t id, int restart) {
   uint64_t h = derive_seed(seed, attack);
-  h = derive_seed(h, static_cast<uint64_t>(example_id));
+  h = derive_seed(h, static_cast<uint64_t>(id));
   h = derive_seed(h, static_cast<uint64_t>(restart));
   return SplitMix64(h);
 }
@@ -118,14 +121,33 @@ class AttackRun {
   uint8_t* fooled() { return res_.fooled.data() + b0_; }
   uint8_t* nonfinite() { return res_.numerical_failure.data() + b0_; }
 
+  // The starting states of the streams of batch rows rows[a] (example_stream), as
+  // the GPU's kernels take them.
+  template <class Row>
+  std::vector<uint64_t> stream_states(StreamId attack, const std::vector<Row>& rows, int restart) const {
+    std::vector<uint64_t> states(rows.size());
+    for (size_t a = 0; a < rows.size(); ++a)
+      states[a] =
+          example_stream(in_.config.seed, attack, example_id(in_.example_ids, b0_ + int64_t(rows[a])), restart).state;
+    return states;
+  }
+
+  // Calls batch(count) for each batch of the inputs, with b0_ at its first
+  // example, then hands the result over.
+  template <class Batch>
+  AttackResult run_batches(Batch&& batch) {
+    for_each_batch(in_.n, capacity_, in_.config, [&](int64_t first, int64_t count) {
+      b0_ = first;
+      batch(count);
+    });
+    return std::move(res_);
+  }
+
   const AttackInputs in_;
   const int64_t capacity_;
   AttackResult res_;
   int64_t b0_ = 0;
 };
-
-// Global example id of local example i.
-inline int64_t example_id(const int64_t* ids, int64_t i) { return ids ? ids[i] : i; }
 
 // The Square Attack's image, channels c × height h × width w, from the config
 // (a square image when height is 0), checked against the input dimension d.

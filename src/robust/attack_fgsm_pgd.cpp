@@ -28,11 +28,7 @@ class FgsmRun : attack_impl::AttackRun {
         g_(static_cast<size_t>(capacity_ * in_.d)), correct_(static_cast<size_t>(capacity_)) {}
 
   AttackResult run() {
-    attack_impl::for_each_batch(in_.n, capacity_, in_.config, [this](int64_t first, int64_t count) {
-      b0_ = first;
-      batch(count);
-    });
-    return std::move(res_);
+    return run_batches([this](int64_t count) { batch(count); });
   }
 
  private:
@@ -126,15 +122,13 @@ class PgdRun : attack_impl::AttackRun {
         loss_(static_cast<size_t>(capacity_)), correct_(static_cast<size_t>(capacity_)) {}
 
   AttackResult run() {
-    attack_impl::for_each_batch(in_.n, capacity_, in_.config, [this](int64_t first, int64_t count) {
-      b0_ = first;
+    return run_batches([this](int64_t count) {
       for (int r = 0; r < in_.config.restarts; ++r) {
         std::vector<int64_t> active = attack_impl::not_fooled(fooled(), count);
         if (active.empty()) break;
         restart(active, r);
       }
     });
-    return std::move(res_);
   }
 
  private:

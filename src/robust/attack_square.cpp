@@ -61,13 +61,11 @@ class SquareRun : attack_impl::AttackRun {
   }
 
   AttackResult run() {
-    attack_impl::for_each_batch(in_.n, capacity_, in_.config, [this](int64_t first, int64_t count) { batch(first, count); });
-    return std::move(res_);
+    return run_batches([this](int64_t count) { batch(count); });
   }
 
  private:
-  void batch(int64_t first, int64_t count) {
-    b0_ = first;
+  void batch(int64_t count) {
     nb_ = count;
     rng_.clear();
     for (int64_t j = 0; j < nb_; ++j)
