@@ -27,7 +27,9 @@ if [[ -f $here/bin.tar.gz ]]; then  # gpu-package.sh packs the binaries
   tar -xzf "$here/bin.tar.gz" -C "$unpacked" || { echo "gpu-check: $here/bin.tar.gz does not unpack" >&2; exit 2; }
   bin=$unpacked/bin
 fi
-for f in nmode bench_ode bench_train bench_attack test_ode_cuda test_cuda_model test_cuda_classifier test_cuda_attack test_train_on_gpu; do
+[[ -f $here/gpu-tests.txt ]] || { echo "gpu-check: $here/gpu-tests.txt missing; build the folder with tools/gpu-package.sh" >&2; exit 2; }
+mapfile -t gpu_tests <"$here/gpu-tests.txt"
+for f in nmode bench_ode bench_train bench_attack "${gpu_tests[@]}"; do
   [[ -x $bin/$f ]] || { echo "gpu-check: $bin/$f missing; build the folder with tools/gpu-package.sh" >&2; exit 2; }
 done
 
@@ -71,7 +73,7 @@ say "nmode GPU check, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 say "$(nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm,clocks.mem --format=csv 2>&1)"
 
 # 1. Every CUDA test, none skipped.
-for t in test_ode_cuda test_cuda_model test_cuda_classifier test_cuda_attack test_train_on_gpu; do
+for t in "${gpu_tests[@]}"; do
   if check "$t" 120 "$bin/$t" && grep -q "SKIPPED" "$here/.out"; then
     say "FAIL  $t: tests were SKIPPED on a GPU machine: $(grep -m3 "SKIPPED" "$here/.out" | tr '\n' ' ')"
     failures=$((failures + 1))

@@ -3,7 +3,7 @@
 # runs on a GPU machine, into one git-ignored folder that can be copied there:
 #   tools/gpu-package.sh [FOLDER]      (default: gpu-check/ at the repository root)
 # The folder holds bin.tar.gz (nmode, the CUDA tests, bench_ode, bench_train,
-# bench_attack), lib/ (the shared libraries a GPU image may lack: Highway, OpenMP's
+# bench_attack), gpu-tests.txt (their names), lib/ (the shared libraries a GPU image may lack: Highway, OpenMP's
 # libgomp, zlib), data/ (MNIST, gzip-compressed, as nmode reads it), gpu-check.sh
 # and MANIFEST; it must stay under 64 MiB. cuBLAS is not copied
 # (libcublasLt alone is 540 MB): gpu-check.sh uses the GPU machine's CUDA 13
@@ -22,7 +22,7 @@ for f in data/mnist/train-images-idx3-ubyte data/mnist/train-labels-idx1-ubyte d
 done
 
 cmake --preset test-cuda >/dev/null
-tests=(test_ode_cuda test_cuda_model test_cuda_classifier test_cuda_attack test_train_on_gpu)
+mapfile -t tests <tools/gpu-tests.txt  # the CUDA tests, one name a line, which gpu-check.sh runs too
 cmake --build build/test-cuda -j "$(nproc)" --target nmode_cli bench_ode bench_train bench_attack "${tests[@]}"
 
 rm -rf "$out"
@@ -34,7 +34,7 @@ strip --strip-debug "$out"/bin/*
 # Shared libraries outside the C and C++ runtimes and CUDA that the binaries need.
 ldd "$out"/bin/* | awk '/=> \// {print $3}' | sort -u | grep -E 'libhwy|libgomp|libz\.' | xargs -r -I{} cp -L {} "$out/lib/"
 for f in data/mnist/*-ubyte; do gzip -9 -c "$f" >"$out/data/mnist/$(basename "$f").gz"; done
-cp tools/gpu-check.sh "$out/"
+cp tools/gpu-check.sh tools/gpu-tests.txt "$out/"
 {
   echo "nmode GPU check package"
   echo "built: $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(uname -n), $(/usr/local/cuda/bin/nvcc --version 2>/dev/null | grep -o 'release [0-9.]*' || nvcc --version | grep -o 'release [0-9.]*')"

@@ -1,7 +1,8 @@
-// CudaModel: a GPU copy of a Sequential built from Linear, NmOde, ReLU and Tanh
-// layers, with forward and backward on the device (cuBLAS GEMMs, the CUDA solver,
-// elementwise kernels). Host-side declarations only; kernels/nn/cuda_model.cu holds
-// the implementation, and without the CUDA backend constructing one throws.
+// CudaModel: a Sequential's forward and backward on the GPU, run as the chain of
+// its layers' device forms (Layer::make_device_layer: Linear on cuBLAS, NmOde on
+// the CUDA solver, ReLU and Tanh as elementwise kernels), with the loss and Adam
+// on the device for training. Host-side declarations only; kernels/nn/ holds the
+// implementation, and without the CUDA backend constructing one throws.
 #pragma once
 
 #include <cstdint>
@@ -22,8 +23,9 @@ class Adam;  // nmode/optim.hpp
 // train_step leaves the device's copy ahead, until download_training_state.
 class CudaModel {
  public:
-  // Copies the Linear weights and biases to GPU 0. Throws InvalidArgument for an
-  // empty model or a layer without a CUDA implementation, and Error when no GPU is
+  // Copies the parameters the layers' device forms keep (the Linear weights and
+  // biases) to GPU 0. Throws InvalidArgument for an empty model or a layer without
+  // a CUDA implementation (make_device_layer gives none), and Error when no GPU is
   // usable (or the library was built without the CUDA backend).
   explicit CudaModel(Sequential& model);
   ~CudaModel();  // never throws
@@ -80,8 +82,8 @@ class CudaModel {
   int64_t input_dim() const;
   int64_t num_classes() const;
 
-  // Copies the Linear weights and biases again after the host model changed
-  // them (an optimizer step, a checkpoint load).
+  // Copies the device-kept parameters again after the host model changed them
+  // (an optimizer step, a checkpoint load).
   void upload_parameters();
 
   // One training step with everything on the device but a learnable lambda:

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "nmode/device_layer.hpp"
 #include "nmode/ode.hpp"
 #include "nmode/tensor.hpp"
 
@@ -57,6 +58,11 @@ class Layer {
   virtual int64_t in_features() const = 0;
   virtual int64_t out_features() const = 0;
 
+  // This layer's half on the GPU, which CudaModel runs (nmode/device_layer.hpp),
+  // or null when the layer has no CUDA implementation or the library no CUDA
+  // backend. Makes no CUDA call: a model can be checked before a device is sought.
+  virtual std::unique_ptr<DeviceLayer> make_device_layer();
+
  private:
   virtual void forward_impl(const Tensor& x, Tensor& y, bool training) = 0;
   virtual void backward_impl(const Tensor& dy, Tensor& dx, bool need_dx, bool need_param_grads) = 0;
@@ -83,6 +89,7 @@ class Linear final : public Layer {
   std::string describe() const override;
   int64_t in_features() const override { return in_; }
   int64_t out_features() const override { return out_; }
+  std::unique_ptr<DeviceLayer> make_device_layer() override;  // kernels/nn/device_linear.cu
 
  private:
   void forward_impl(const Tensor& x, Tensor& y, bool training) override;
@@ -119,6 +126,7 @@ class NmOde final : public Layer {
   std::string describe() const override;
   int64_t in_features() const override { return features_; }
   int64_t out_features() const override { return features_; }
+  std::unique_ptr<DeviceLayer> make_device_layer() override;  // kernels/nn/device_nmode.cu
 
  private:
   void forward_impl(const Tensor& x, Tensor& y, bool training) override;
@@ -154,6 +162,7 @@ class ElementwiseLayer : public Layer {
 class ReLU final : public ElementwiseLayer {
  public:
   explicit ReLU(int64_t features) : ElementwiseLayer("ReLU", features) {}
+  std::unique_ptr<DeviceLayer> make_device_layer() override;  // kernels/nn/device_activations.cu
 
  private:
   void forward_impl(const Tensor& x, Tensor& y, bool training) override;
@@ -164,6 +173,7 @@ class ReLU final : public ElementwiseLayer {
 class Tanh final : public ElementwiseLayer {
  public:
   explicit Tanh(int64_t features) : ElementwiseLayer("Tanh", features) {}
+  std::unique_ptr<DeviceLayer> make_device_layer() override;  // kernels/nn/device_activations.cu
 
  private:
   void forward_impl(const Tensor& x, Tensor& y, bool training) override;

@@ -15,6 +15,7 @@
 #include "nmode/dataset.hpp"
 #include "nmode/device.hpp"
 #include "nmode/device_buffer.hpp"
+#include "nmode/device_layer.hpp"
 #include "nmode/error.hpp"
 #include "nmode/gemm.hpp"
 #include "nmode/idx.hpp"

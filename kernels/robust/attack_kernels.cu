@@ -68,8 +68,7 @@ __global__ void loss_kernel(const int32_t* __restrict__ rows, int64_t count, int
     const float* z = logits + a * k;
     float* dz = dlogits + a * k;
     correct[j] = detail::row_is_correct(z, k, y[j]) ? 1 : 0;
-    bool finite = true;
-    for (int64_t c = 0; c < k; ++c) finite = finite && detail::finite_value(z[c]);
+    const bool finite = detail::all_finite_values(z, k);
     if (!finite) {
       nonfinite[j] = 1;
       if (loss) loss[j] = nan("");
@@ -143,8 +142,7 @@ __global__ void verdict_kernel(const int32_t* __restrict__ rows, int64_t count, 
   for (int64_t a = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; a < count; a += stride) {
     const int64_t j = rows[a];
     const float* z = logits + a * k;
-    bool finite = true;
-    for (int64_t c = 0; c < k; ++c) finite = finite && detail::finite_value(z[c]);
+    const bool finite = detail::all_finite_values(z, k);
     if (!finite) nonfinite[j] = 1;
     if (!detail::row_is_correct(z, k, y[j])) fooled[j] = 1;
   }

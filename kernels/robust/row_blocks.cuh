@@ -10,16 +10,16 @@
 #include <climits>
 #include <string>
 
+#include "core/grid_stride.cuh"
 #include "cuda_check.cuh"
 #include "core/numbers.hpp"
 #include "nmode/error.hpp"
 
 namespace nmode::cuda_attack_kernels {
 
-constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocks = 4096;
-
-inline int blocks_for(int64_t count) { return static_cast<int>(std::min(ceil_div(count, kThreads), kMaxBlocks)); }
+using grid_stride::blocks_for;
+using grid_stride::kMaxBlocks;
+using grid_stride::kThreads;
 
 // One block per listed row: the grid is the row count.
 inline unsigned row_blocks(int64_t count) {

@@ -33,8 +33,7 @@ __global__ void margin_kernel(const int32_t* __restrict__ rows, int64_t count, i
     const int64_t j = rows[a];
     const float* z = logits + a * k;
     correct[j] = detail::row_is_correct(z, k, y[j]) ? 1 : 0;
-    bool finite = true;
-    for (int64_t c = 0; c < k; ++c) finite = finite && detail::finite_value(z[c]);
+    const bool finite = detail::all_finite_values(z, k);
     if (!finite) {
       nonfinite[j] = 1;
       margin[j] = nan("");

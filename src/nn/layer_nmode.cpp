@@ -7,6 +7,7 @@
 #include "nmode/error.hpp"
 #include "core/numbers.hpp"
 #include "nmode/layers.hpp"
+#include "nn/nmode_failure.hpp"
 
 namespace nmode {
 namespace {
@@ -23,16 +24,6 @@ SolverOptions make_options(double lambda, double t_end, double rtol, double atol
   o.rtol = rtol;
   o.atol = atol;
   return o;
-}
-
-std::string failure_message(const std::string& layer, const SolveStats& s, const SolverOptions& o) {
-  std::ostringstream m;
-  m << layer << ": nmODE solver failed on " << s.failed() << " of " << s.elements << " elements (" << s.hit_max_steps
-    << " used all max_steps = " << o.max_steps << " attempts, " << s.non_finite << " had a NaN/Inf input, "
-    << s.step_too_small << " had a step too small to move t)";
-  if (s.non_finite > 0) m << "; check the inputs and weights for NaN/Inf (diverged training?)";
-  if (s.hit_max_steps > 0) m << "; raise max_steps or loosen rtol/atol";
-  return m.str();
 }
 
 }  // namespace
@@ -85,7 +76,7 @@ void NmOde::forward_impl(const Tensor& x, Tensor& y, bool training) {
     }
   }
   stats_ = solve_cpu<float>(o, count, x.data(), nullptr, out);
-  if (stats_.failed() > 0) throw Error(failure_message(describe(), stats_, o));
+  if (stats_.failed() > 0) throw Error(nmode_failure_message(describe(), stats_, o));
 }
 
 // dy: (n, features) -> dx = dy * s; lambda's gradient accumulates sum(dy * q).

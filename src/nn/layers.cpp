@@ -13,6 +13,8 @@ void resize_matrix(Tensor& t, int64_t rows, int64_t cols) {
   t.resize({rows, cols});
 }
 
+std::unique_ptr<DeviceLayer> Layer::make_device_layer() { return nullptr; }
+
 void Layer::forward(const Tensor& x, Tensor& y, bool training) {
   if (&x == &y) throw InvalidArgument(describe() + ": forward needs distinct input and output tensors");
   const int64_t in = in_features();

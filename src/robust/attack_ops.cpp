@@ -20,11 +20,7 @@ int64_t predict_class(const float* z, int64_t k) {
   return best;
 }
 
-bool all_finite(const float* v, int64_t n) {
-  for (int64_t j = 0; j < n; ++j)
-    if (!std::isfinite(v[j])) return false;
-  return true;
-}
+bool all_finite(const float* v, int64_t n) { return detail::all_finite_values(v, n); }
 
 bool is_correct(const float* z, int64_t k, int32_t y) { return detail::row_is_correct(z, k, y); }
 

@@ -269,10 +269,13 @@ expect 0 "" -- "$nmode" certify --model "$work/m.safetensors" --data-dir "$work/
 # tools/gpu-check.sh: an incomplete package is exit 2; no usable GPU is exit 3, before any check.
 pkg="$work/gpu-check"
 mkdir -p "$pkg/bin"
-cp "$(dirname "${BASH_SOURCE[0]}")/../../tools/gpu-check.sh" "$pkg/"
+tools_dir="$(dirname "${BASH_SOURCE[0]}")/../../tools"
+cp "$tools_dir/gpu-check.sh" "$pkg/"
+expect 2 "gpu-tests.txt missing; build the folder with tools/gpu-package.sh" -- bash "$pkg/gpu-check.sh"
+cp "$tools_dir/gpu-tests.txt" "$pkg/"
 expect 2 "bin/nmode missing; build the folder with tools/gpu-package.sh" -- bash "$pkg/gpu-check.sh"
 ln -s "$nmode" "$pkg/bin/nmode"
-for f in bench_ode bench_train bench_attack test_ode_cuda test_cuda_model test_cuda_classifier test_cuda_attack test_train_on_gpu; do
+for f in bench_ode bench_train bench_attack $(cat "$tools_dir/gpu-tests.txt"); do
   ln -s /bin/true "$pkg/bin/$f"
 done
 # The binaries as gpu-package.sh packs them: a damaged archive is an incomplete package.

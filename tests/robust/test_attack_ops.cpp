@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "support/attack_test_models.hpp"
@@ -90,6 +91,22 @@ TEST(AttackLosses, PredictionBreaksTiesTowardTheSmallestIndex) {
   EXPECT_FALSE(is_correct(z, 4, 2));
   const float bad[] = {1.0f, std::nanf(""), 0.0f};
   EXPECT_FALSE(is_correct(bad, 3, 0));  // non-finite logits are never correct
+}
+
+// The rows an attack may use: one NaN or infinity anywhere rules a row out; the
+// largest finite float does not.
+TEST(AttackOps, AllFiniteRejectsNanAndBothInfinities) {
+  const float big = std::numeric_limits<float>::max();
+  const std::vector<float> fine{0.0f, -0.0f, big, -big, std::numeric_limits<float>::denorm_min()};
+  EXPECT_TRUE(all_finite(fine.data(), int64_t(fine.size())));
+  EXPECT_TRUE(all_finite(nullptr, 0));
+  for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                    -std::numeric_limits<float>::infinity()})
+    for (size_t at = 0; at < fine.size(); ++at) {
+      std::vector<float> v = fine;
+      v[at] = bad;
+      EXPECT_FALSE(all_finite(v.data(), int64_t(v.size()))) << bad << " at " << at;
+    }
 }
 
 TEST(AttackOps, SignOfZeroIsZero) {

@@ -14,6 +14,13 @@ namespace nmode::detail {
 // False for NaN and +-Inf (x - x is NaN for both); no library call, host or device.
 NMODE_HD inline bool finite_value(double x) { return x - x == 0.0; }
 
+// Whether all of v: (n) are finite: a row of logits the attacks may use.
+NMODE_HD inline bool all_finite_values(const float* v, int64_t n) {
+  bool finite = true;
+  for (int64_t j = 0; j < n; ++j) finite = finite && finite_value(v[j]);
+  return finite;
+}
+
 // z: (k) logits, label in [0, k). Returns this row's loss lse(z) - z_label, in
 // double, or NaN when a logit or the log-sum-exp is not finite. When d is not
 // null, d: (k) receives scale * (softmax(z) - onehot(label)) (NaN for such a row);
