@@ -2,8 +2,8 @@
 // -> Linear(10), 256 random images labelled with the model's own predictions:
 // PGD-10 and APGD-10 (L∞, CE) and Square with 100 queries. On the CPU
 // (BM_AttackCpu, the active SIMD target) and, where a GPU answers, through
-// CudaClassifier: on the device's own attack kernels (BM_AttackCuda) against the
-// portable loop over the same CudaClassifier (BM_AttackCudaPortable, in the same
+// CudaModel: on the device's own attack kernels (BM_AttackCuda) against the
+// portable loop over the same CudaModel (BM_AttackCudaPortable, in the same
 // run), which sends every step's inputs and gradients through the host. The ratio
 // of the two is what keeping a batch on the device saves.
 #include <benchmark/benchmark.h>
@@ -15,7 +15,7 @@
 
 #include "bench_context.hpp"
 #include "nmode/attack.hpp"
-#include "nmode/cuda_classifier.hpp"
+#include "nmode/cuda_model.hpp"
 #include "nmode/device.hpp"
 #include "nmode/model.hpp"
 #include "nmode/predict.hpp"
@@ -69,13 +69,13 @@ void BM_AttackCpu(benchmark::State& state) {
 
 void BM_AttackCuda(benchmark::State& state) {
   AttackBench bench;
-  nmode::CudaClassifier gpu(*bench.model);
+  nmode::CudaModel gpu(*bench.model);
   bench.run(state, gpu);
 }
 
 void BM_AttackCudaPortable(benchmark::State& state) {
   AttackBench bench;
-  nmode::CudaClassifier gpu(*bench.model);
+  nmode::CudaModel gpu(*bench.model);
   gpu.set_attacks_on_device(false);
   bench.run(state, gpu);
 }

@@ -28,7 +28,7 @@ class Classifier {
   // attacks (nmode/attack.hpp) offer every run here first, after checking its
   // inputs, and run their portable implementation over forward/backward_input
   // when this returns false (the default). The result must be the one the
-  // portable implementation would give, up to rounding. CudaClassifier runs every
+  // portable implementation would give, up to rounding. CudaModel runs every
   // attack without a gradient model on the GPU this way (nmode/cuda_attack.hpp).
   virtual bool run_attack_on_device(const float* /*x*/, const int32_t* /*y*/, int64_t /*n*/,
                                     const AttackConfig& /*config*/, const int64_t* /*example_ids*/,

@@ -5,7 +5,7 @@
 // pgd_attack / apgd_attack / square_attack (nmode/attack.hpp): the same
 // random streams (drawn by position, detail/counter_rng.hpp) and the same
 // per-element arithmetic (detail/attack_step.hpp, attack_losses.hpp); only the L2
-// norms are summed in another order. CudaClassifier runs these for the configs
+// norms are summed in another order. CudaModel, as a Classifier, runs these for the configs
 // they support, so run_attack and evaluate_robustness reach them unchanged.
 #pragma once
 

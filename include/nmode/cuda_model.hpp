@@ -1,7 +1,9 @@
 // CudaModel: a Sequential's forward and backward on the GPU, run as the chain of
 // its layers' device forms (Layer::make_device_layer: Linear on cuBLAS, NmOde on
 // the CUDA solver, ReLU and Tanh as elementwise kernels), with the loss and Adam
-// on the device for training. Host-side declarations only; kernels/nn/ holds the
+// on the device for training. It is a Classifier too, so evaluations and attacks
+// run unchanged on either device, and FGSM, PGD, APGD and Square run whole on the
+// GPU (nmode/cuda_attack.hpp). Host-side declarations only; kernels/nn/ holds the
 // implementation, and without the CUDA backend constructing one throws.
 #pragma once
 
@@ -9,6 +11,7 @@
 #include <memory>
 #include <vector>
 
+#include "nmode/classifier.hpp"
 #include "nmode/model.hpp"
 #include "nmode/ode.hpp"
 #include "nmode/tensor.hpp"
@@ -21,14 +24,14 @@ class Adam;  // nmode/optim.hpp
 // to it (which must outlive the CudaModel), reads NmOde's lambda from it at every
 // forward, and writes parameter gradients back into its grad tensors. Only
 // train_step leaves the device's copy ahead, until download_training_state.
-class CudaModel {
+class CudaModel final : public Classifier {
  public:
   // Copies the parameters the layers' device forms keep (the Linear weights and
   // biases) to GPU 0. Throws InvalidArgument for an empty model or a layer without
   // a CUDA implementation (make_device_layer gives none), and Error when no GPU is
   // usable (or the library was built without the CUDA backend).
   explicit CudaModel(Sequential& model);
-  ~CudaModel();  // never throws
+  ~CudaModel() override;  // never throws
   CudaModel(CudaModel&& other) noexcept;
   CudaModel& operator=(CudaModel&& other) noexcept;  // a moved-from CudaModel may only be destroyed or assigned
   CudaModel(const CudaModel&) = delete;
@@ -50,11 +53,20 @@ class CudaModel {
   // parameter gradients: what attacks need, without their cost.
   void backward_input(const Tensor& dlogits, Tensor& dx);
 
-  // The same two on raw host arrays of n rows (x: (n, input_dim), logits:
-  // (n, num_classes); dlogits and dx for the latest training forward's n), with
-  // no host tensors in between: what CudaClassifier passes straight through.
-  void forward(const float* x, int64_t n, float* logits, bool training);
-  void backward_input(const float* dlogits, float* dx);
+  // Classifier: the same two on raw host arrays of n rows (x: (n, input_dim),
+  // logits: (n, num_classes); dlogits and dx for the latest training forward's n),
+  // with no host tensors in between. Parameter gradients are neither computed nor
+  // touched by backward_input, as on the CPU.
+  void forward(const float* x, int64_t n, float* logits, bool training) override;
+  void backward_input(const float* dlogits, float* dx) override;
+  // Every attack on the GPU's attack kernels (cuda_attack_supports), except those
+  // with a gradient model, which run their portable loop over forward and
+  // backward_input. The attack's forwards replace the latest one: a backward
+  // needs a forward after it.
+  bool run_attack_on_device(const float* x, const int32_t* y, int64_t n, const AttackConfig& config,
+                            const int64_t* example_ids, AttackResult& result) override;
+  // Off: every attack takes the portable loop (to compare the two; on by default).
+  void set_attacks_on_device(bool on) { attacks_on_device_ = on; }
 
   // Device-resident use, for callers whose data stay on the GPU (the attacks'
   // kernels, nmode/cuda_attack.hpp); all pointers are device memory, and all work
@@ -79,8 +91,8 @@ class CudaModel {
     size_t bytes;
   };
   SolveStats synchronize(const std::vector<HostCopy>& copies = {});
-  int64_t input_dim() const;
-  int64_t num_classes() const;
+  int64_t input_dim() const override;
+  int64_t num_classes() const override;
 
   // Copies the device-kept parameters again after the host model changed them
   // (an optimizer step, a checkpoint load).
@@ -113,6 +125,7 @@ class CudaModel {
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  bool attacks_on_device_ = true;
 };
 
 }  // namespace nmode

@@ -9,7 +9,6 @@
 #include "nmode/checkpoint.hpp"
 #include "nmode/classifier.hpp"
 #include "nmode/cuda_attack.hpp"
-#include "nmode/cuda_classifier.hpp"
 #include "nmode/cuda_model.hpp"
 #include "nmode/cuda_solver.hpp"
 #include "nmode/dataset.hpp"

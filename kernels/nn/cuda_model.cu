@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cuda_check.cuh"
+#include "nmode/cuda_attack.hpp"
 #include "nmode/cuda_model.hpp"
 #include "nmode/device.hpp"
 #include "nmode/device_buffer.hpp"
@@ -346,6 +347,19 @@ SolveStats CudaModel::synchronize(const std::vector<HostCopy>& copies) {
     if (c.bytes > 0) NMODE_CUDA_CHECK(cudaMemcpyAsync(c.host, c.device, c.bytes, cudaMemcpyDeviceToHost));
   m.read_back(nullptr, nullptr, 0);
   return m.check_solves();
+}
+
+bool CudaModel::run_attack_on_device(const float* x, const int32_t* y, int64_t n, const AttackConfig& config,
+                                     const int64_t* example_ids, AttackResult& result) {
+  if (!attacks_on_device_ || !cuda_attack_supports(config)) return false;
+  try {
+    result = cuda_attack(*this, x, y, n, config, example_ids);
+  } catch (...) {
+    impl_->trained_batch = -1;
+    throw;
+  }
+  impl_->trained_batch = -1;  // the attack's forwards replaced the caller's latest one
+  return true;
 }
 
 int64_t CudaModel::input_dim() const { return impl_->in; }

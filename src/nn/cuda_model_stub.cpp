@@ -26,6 +26,10 @@ void CudaModel::backward(const Tensor&, Tensor*) { no_backend(); }
 void CudaModel::backward_input(const Tensor&, Tensor&) { no_backend(); }
 void CudaModel::forward(const float*, int64_t, float*, bool) { no_backend(); }
 void CudaModel::backward_input(const float*, float*) { no_backend(); }
+bool CudaModel::run_attack_on_device(const float*, const int32_t*, int64_t, const AttackConfig&, const int64_t*,
+                                     AttackResult&) {
+  no_backend();
+}
 float* CudaModel::device_input(int64_t) { no_backend(); }
 const float* CudaModel::forward_on_device(int64_t, bool) { no_backend(); }
 float* CudaModel::device_dlogits() { no_backend(); }

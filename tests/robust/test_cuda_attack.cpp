@@ -1,6 +1,6 @@
 // FGSM, PGD, APGD and Square on the GPU's own kernels (nmode/cuda_attack.hpp) and the hook that
 // routes an attack to them (Classifier::run_attack_on_device). On a GPU, the
-// device's run is compared with the portable loop over the same CudaClassifier:
+// device's run is compared with the portable loop over the same CudaModel:
 // both use the same GPU forward and backward, so they differ only where the
 // device's double exp/log/cos or its L2 sums round differently from the host's.
 // GPU tests report SKIPPED with the reason when no GPU is usable.
@@ -14,7 +14,7 @@
 #include "support/gpu_test_util.hpp"
 #include "nmode/attack.hpp"
 #include "nmode/cuda_attack.hpp"
-#include "nmode/cuda_classifier.hpp"
+#include "nmode/cuda_model.hpp"
 #include "nmode/error.hpp"
 #include "nmode/model.hpp"
 
@@ -162,10 +162,10 @@ struct Attacked {
   AttackResult on_device, portable;
 };
 
-// One attack through the same CudaClassifier, on its own kernels and through the portable loop.
+// One attack through the same CudaModel, on its own kernels and through the portable loop.
 Attacked attack_both_ways(Sequential& model, const AttackConfig& config, const std::vector<float>& x,
                           const std::vector<int32_t>& y, const std::vector<int64_t>& ids) {
-  CudaClassifier gpu(model);
+  CudaModel gpu(model);
   const int64_t n = static_cast<int64_t>(y.size());
   Attacked out;
   out.on_device = run_attack(gpu, x.data(), y.data(), n, config, ids.data());
@@ -263,10 +263,10 @@ TEST(CudaAttack, RobustAccuracyOnTheGpuIsTheCpusWithinNoise) {
   AttackConfig config;
   config.eps = 0.1;
   config.steps = 10;
-  CudaClassifier gpu(*model);
+  CudaModel gpu(*model);
   const RobustReport on_gpu = evaluate_robustness(gpu, x.data(), y.data(), n, config);
   const RobustReport on_cpu = evaluate_robustness(*model, x.data(), y.data(), n, config);
-  // The two models agree to float and solver rounding (test_cuda_classifier.cpp);
+  // The two models agree to float and solver rounding (test_cuda_model_classifier.cpp);
   // only points within that of a sign change or a decision boundary can differ.
   EXPECT_LE(std::abs(on_gpu.n_clean_correct - on_cpu.n_clean_correct), 2);
   EXPECT_LE(std::abs(on_gpu.n_robust - on_cpu.n_robust), 4);

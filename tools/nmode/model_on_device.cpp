@@ -20,7 +20,7 @@ Device gpu_or_cpu(Device device, const CommonOptions& common, const std::functio
 }
 
 ModelOnDevice::ModelOnDevice(Sequential& model, Device device, const CommonOptions& common) : cpu_(model) {
-  gpu_or_cpu(device, common, [&] { gpu_ = std::make_unique<CudaClassifier>(model); });
+  gpu_or_cpu(device, common, [&] { gpu_ = std::make_unique<CudaModel>(model); });
 }
 
 }  // namespace nmode::cli

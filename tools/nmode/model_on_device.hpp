@@ -1,5 +1,5 @@
 // The model as a command computes it: the CPU model itself, or a GPU copy of it
-// (CudaClassifier) for --device cuda and for auto when a GPU is usable.
+// (CudaModel) for --device cuda and for auto when a GPU is usable.
 #pragma once
 
 #include <functional>
@@ -7,7 +7,7 @@
 
 #include "cli.hpp"
 #include "nmode/classifier.hpp"
-#include "nmode/cuda_classifier.hpp"
+#include "nmode/cuda_model.hpp"
 #include "nmode/device.hpp"
 #include "nmode/model.hpp"
 
@@ -31,7 +31,7 @@ class ModelOnDevice {
 
  private:
   Sequential& cpu_;
-  std::unique_ptr<CudaClassifier> gpu_;
+  std::unique_ptr<CudaModel> gpu_;
 };
 
 }  // namespace nmode::cli

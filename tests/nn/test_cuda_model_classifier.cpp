@@ -1,7 +1,7 @@
-// CudaClassifier: the Classifier view of a model on the GPU that the attacks use.
-// Its results must be CudaModel's (same kernels, bitwise) and, within float and
-// solver rounding, the CPU model's; it must leave parameter gradients alone. GPU
-// tests report SKIPPED with the reason when no GPU is usable.
+// CudaModel as the Classifier the attacks use: its raw-array forward and input
+// gradient must give the Tensor calls' results (same kernels, bitwise) and, within
+// float and solver rounding, the CPU model's; they must leave parameter gradients
+// alone. GPU tests report SKIPPED with the reason when no GPU is usable.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "support/gpu_test_util.hpp"
-#include "nmode/cuda_classifier.hpp"
+#include "nmode/cuda_model.hpp"
 #include "nmode/device.hpp"
 #include "nmode/error.hpp"
 #include "nmode/model.hpp"
@@ -36,17 +36,13 @@ std::vector<float> pixels(int64_t count, uint64_t seed) {
   return x;
 }
 
-TEST(CudaClassifier, ConstructionSaysWhyWhenNoGpu) {
-  auto model = make_model(small_spec(), 1);
-  test::expect_construction_says_why_without_gpu<CudaClassifier>(*model, "CudaClassifier");
-}
-
-TEST(CudaClassifier, MatchesCudaModelAndCpuAndKeepsParameterGradients) {
+TEST(CudaModelAsClassifier, MatchesTheTensorCallsAndCpuAndKeepsParameterGradients) {
   NMODE_REQUIRE_GPU();
   const ModelSpec spec = small_spec();
   auto cpu = make_model(spec, 5);
   auto host = make_model(spec, 5);
-  CudaClassifier gpu(*host);
+  CudaModel gpu(*host);
+  Classifier& classifier = gpu;
   CudaModel reference(*host);
   EXPECT_EQ(gpu.input_dim(), 20);
   EXPECT_EQ(gpu.num_classes(), 7);
@@ -61,12 +57,12 @@ TEST(CudaClassifier, MatchesCudaModelAndCpuAndKeepsParameterGradients) {
     std::vector<float> logits_cpu(logits.size()), dx_cpu(dx.size());
 
     host->zero_grad();
-    gpu.forward(x.data(), n, logits.data(), true);
-    gpu.backward_input(dlogits.data(), dx.data());
+    classifier.forward(x.data(), n, logits.data(), true);
+    classifier.backward_input(dlogits.data(), dx.data());
     for (const ParameterRef& p : host->parameters())
       for (int64_t i = 0; i < p.grad->size(); ++i) ASSERT_EQ((*p.grad)[i], 0.0f) << p.name << " was touched";
 
-    // The same kernels through CudaModel: bitwise equal.
+    // The same kernels through the Tensor calls: bitwise equal.
     Tensor xt({n, 20}), logits_ref, dlogits_t({n, 7}), dx_ref;
     std::copy(x.begin(), x.end(), xt.data());
     std::copy(dlogits.begin(), dlogits.end(), dlogits_t.data());
