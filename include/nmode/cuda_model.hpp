@@ -3,7 +3,9 @@
 // the CUDA solver, ReLU and Tanh as elementwise kernels), with the loss and Adam
 // on the device for training. It is a Classifier too, so evaluations and attacks
 // run unchanged on either device, and FGSM, PGD, APGD and Square run whole on the
-// GPU (nmode/cuda_attack.hpp). Host-side declarations only; kernels/nn/ holds the
+// GPU (nmode/cuda_attack.hpp). Sequential::set_device(Device::Cuda) makes one and
+// hands it every call; make one directly for device-resident work or to keep a
+// second copy. Host-side declarations only; kernels/nn/ holds the
 // implementation, and without the CUDA backend constructing one throws.
 #pragma once
 
@@ -91,6 +93,9 @@ class CudaModel final : public Classifier {
     size_t bytes;
   };
   SolveStats synchronize(const std::vector<HostCopy>& copies = {});
+  // The solves' statistics of the latest forward whose results came back (forward,
+  // synchronize, train_step), summed over the layers; empty after a failed one.
+  const SolveStats& last_stats() const;
   int64_t input_dim() const override;
   int64_t num_classes() const override;
 

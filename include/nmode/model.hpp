@@ -1,6 +1,7 @@
 // Sequential: a chain of layers with forward, backward (to the parameters and,
-// for attacks, to the input) and reused buffers; plus the model factory and the
-// model description stored in checkpoint metadata.
+// for attacks, to the input) and reused buffers, on the CPU or, through its GPU
+// half (CudaModel), on the GPU; plus the model factory and the model description
+// stored in checkpoint metadata.
 #pragma once
 
 #include <cstdint>
@@ -11,19 +12,24 @@
 #include <vector>
 
 #include "nmode/classifier.hpp"
+#include "nmode/device.hpp"
 #include "nmode/layers.hpp"
 #include "nmode/tensor.hpp"
 
 namespace nmode {
 
+class CudaModel;  // nmode/cuda_model.hpp
+
 // Activations and gradients live in member tensors reused across calls, so once
 // the batch size is fixed, forward and backward allocate nothing.
 class Sequential final : public Classifier {
  public:
-  Sequential() = default;
+  Sequential();
+  ~Sequential() override;  // not movable: the GPU half refers to the model
 
   // Appends a layer; throws InvalidArgument when its in_features differs from
-  // the previous layer's out_features. Returns the layer.
+  // the previous layer's out_features, or when the model is on the GPU (add the
+  // layers first). Returns the layer.
   Layer& add(std::unique_ptr<Layer> layer);
   template <class L, class... Args>
   L& emplace(Args&&... args) {
@@ -44,6 +50,21 @@ class Sequential final : public Classifier {
   void backward(const Tensor& dlogits, Tensor* dx = nullptr);
 
   void zero_grad();
+
+  // Where forward, backward and the Classifier calls run (default: the CPU); the
+  // parameters, their gradients and the checkpoints stay the host's either way.
+  // Cuda makes the model's GPU half (CudaModel) from the layers and the parameters
+  // as they are now: after the host's parameters change (a checkpoint load, an
+  // optimizer step on the host), call it again. Throws as CudaModel's constructor
+  // does (InvalidArgument for a layer without a CUDA implementation, Error when no
+  // GPU is usable), and the model then stays where it was; Auto is an
+  // InvalidArgument (resolve_device first). A backward refers to the latest
+  // training forward on the same device.
+  void set_device(Device device);
+  Device device() const { return gpu_ ? Device::Cuda : Device::Cpu; }
+  // The GPU half while on the GPU, else null: for whole training steps on the
+  // device (CudaModel::train_step) and device-resident work.
+  CudaModel* gpu() { return gpu_.get(); }
 
   // All trainable parameters as "<layer index>.<name>" ("0.weight", "0.bias",
   // "1.lambda", "2.weight", ...), PyTorch's nn.Sequential naming. The views stay
@@ -67,6 +88,9 @@ class Sequential final : public Classifier {
   // dlogits: (n, num_classes) -> dx: (n, input_dim) for the last forward with
   // need_input_grad (or training). Parameter gradients are neither computed nor touched.
   void backward_input(const float* dlogits, float* dx) override;
+  // On the GPU, the attacks the device runs whole (CudaModel::run_attack_on_device).
+  bool run_attack_on_device(const float* x, const int32_t* y, int64_t n, const AttackConfig& config,
+                            const int64_t* example_ids, AttackResult& result) override;
 
  private:
   void check_not_empty() const;
@@ -78,6 +102,7 @@ class Sequential final : public Classifier {
   std::vector<Tensor> grads_;  // grads_[i]: gradient w.r.t. the input of layer i (i >= 1)
   Tensor input_, logits_, dlogits_, dinput_;  // staging for the raw-pointer Classifier calls
   int64_t grad_batch_ = -1;                   // batch of the last training forward
+  std::unique_ptr<CudaModel> gpu_;            // set_device(Cuda)
 };
 
 // What make_model builds. Reference model: 784 -> Linear(2048) -> NmOde(lambda 3,
@@ -115,7 +140,8 @@ ModelSpec spec_from_metadata(const std::map<std::string, std::string>& metadata)
 bool operator==(const ModelSpec& a, const ModelSpec& b);
 inline bool operator!=(const ModelSpec& a, const ModelSpec& b) { return !(a == b); }
 
-// Sums the solver statistics of the model's nmODE and neural-ODE layers from their last forward.
+// Sums the solver statistics of the model's nmODE and neural-ODE layers from their
+// last forward; on the GPU, those of its GPU half's last forward (CudaModel::last_stats).
 SolveStats last_solver_stats(Sequential& model);
 
 // Sums the steady-state regulariser terms (TisODE) of the model's neural-ODE

@@ -20,7 +20,6 @@
 namespace nmode {
 
 class AdversarialInputs;  // src/train/adversarial.hpp
-class CudaModel;          // nmode/cuda_model.hpp
 
 // Adversarial training (baselines): PGD-AT (Madry) trains on PGD examples;
 // TRADES adds beta * KL(f(x) || f(x_adv)) to the clean loss.
@@ -84,15 +83,16 @@ class Trainer {
   EpochStats train_epoch(const Dataset& train, const ProgressFn& progress = {});
   // The check train_epoch makes, for callers that want it before any output.
   void check_data(const Dataset& train) const;
-  // Where the next epochs run (default: the CPU). On Cuda each step runs on the
-  // model's GPU copy, the loss and Adam included (CudaModel::train_step); the
+  // Where the next epochs run (default: the CPU): the model's own device
+  // (Sequential::set_device). On Cuda each step runs on the model's GPU half, the
+  // loss and Adam included (CudaModel::train_step); the
   // parameters and Adam's moments come back to the host at the end of each epoch
   // (and go to the GPU here), so a checkpoint is the same file either way and
   // model() is current between epochs. Throws InvalidArgument for what the
   // GPU path lacks (adversarial training, the steady-state regulariser, a layer
   // without a CUDA implementation) and Error when no GPU is usable.
   void set_device(Device device);
-  Device device() const { return gpu_ ? Device::Cuda : Device::Cpu; }
+  Device device() const { return model_->device(); }
   // Atomic (temporary file + rename). The metadata also records the data
   // ("data.name", "data.examples", "data.input", for a dataset folder
   // "data.checksum") and "nmode.version".
@@ -127,7 +127,6 @@ class Trainer {
   std::string data_name_, data_checksum_;
   int64_t data_examples_ = 0;
   std::unique_ptr<AdversarialInputs> adversarial_;
-  std::unique_ptr<CudaModel> gpu_;  // set_device(Cuda)
   // Reused across batches: no allocation in the steady state.
   Tensor x_, x_adv_, logits_, dlogits_, logits_adv_, dlogits_adv_;
   std::vector<int32_t> y_;

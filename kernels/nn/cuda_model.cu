@@ -68,6 +68,7 @@ struct CudaModel::Impl {
   // A forward's solves leave their statistics here, read back with the forward's results.
   DeviceBuffer<unsigned long long> step_stats;
   std::vector<unsigned long long> host_stats;
+  SolveStats last_stats;  // of the latest forward that was checked
 
   // Grows the batch-sized buffers to hold n rows; contents are not kept.
   void reserve(int64_t n) {
@@ -156,6 +157,7 @@ struct CudaModel::Impl {
   // the layers. Throws Error, as the CPU layer does, when one failed on any
   // element; `after` is added to the message.
   SolveStats check_solves(const std::string& after = "") {
+    last_stats = SolveStats{};
     SolveStats total;
     for (size_t i = 0; i < layers.size(); ++i) {
       if (layers[i]->stat_slots() == 0) continue;
@@ -166,6 +168,7 @@ struct CudaModel::Impl {
         throw;
       }
     }
+    last_stats = total;
     return total;
   }
 
@@ -361,6 +364,8 @@ bool CudaModel::run_attack_on_device(const float* x, const int32_t* y, int64_t n
   impl_->trained_batch = -1;  // the attack's forwards replaced the caller's latest one
   return true;
 }
+
+const SolveStats& CudaModel::last_stats() const { return impl_->last_stats; }
 
 int64_t CudaModel::input_dim() const { return impl_->in; }
 int64_t CudaModel::num_classes() const { return impl_->classes; }

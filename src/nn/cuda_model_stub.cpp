@@ -35,6 +35,7 @@ const float* CudaModel::forward_on_device(int64_t, bool) { no_backend(); }
 float* CudaModel::device_dlogits() { no_backend(); }
 float* CudaModel::backward_input_on_device() { no_backend(); }
 SolveStats CudaModel::synchronize(const std::vector<HostCopy>&) { no_backend(); }
+const SolveStats& CudaModel::last_stats() const { no_backend(); }
 int64_t CudaModel::input_dim() const { no_backend(); }
 int64_t CudaModel::num_classes() const { no_backend(); }
 void CudaModel::upload_parameters() { no_backend(); }

@@ -1,16 +1,24 @@
 // Sequential model: chains layer forwards and backwards through member buffers
-// that are reused across calls, and exposes the chain as a Classifier.
+// that are reused across calls, and exposes the chain as a Classifier; on the
+// GPU every call goes to its GPU half.
 #include <algorithm>
+#include <memory>
 #include <string>
 
+#include "nmode/cuda_model.hpp"
 #include "nmode/error.hpp"
 #include "nmode/model.hpp"
 #include "nmode/neural_ode.hpp"
 
 namespace nmode {
 
+Sequential::Sequential() = default;
+Sequential::~Sequential() = default;
+
 Layer& Sequential::add(std::unique_ptr<Layer> layer) {
   if (!layer) throw InvalidArgument("Sequential::add: the layer is null");
+  if (gpu_)
+    throw InvalidArgument("Sequential::add: the model is on the GPU; add every layer before set_device(Device::Cuda)");
   if (!layers_.empty() && layers_.back()->out_features() != layer->in_features())
     throw InvalidArgument("Sequential::add: " + layer->describe() + " takes " + std::to_string(layer->in_features()) +
                           " features but the previous layer " + layers_.back()->describe() + " gives " +
@@ -40,8 +48,19 @@ int64_t Sequential::num_classes() const {
   return layers_.back()->out_features();
 }
 
+void Sequential::set_device(Device device) {
+  if (device == Device::Auto) throw InvalidArgument("Sequential::set_device: resolve auto first (resolve_device)");
+  if (device == Device::Cpu) {
+    gpu_.reset();
+    return;
+  }
+  auto gpu = std::make_unique<CudaModel>(*this);  // may throw: then nothing changed
+  gpu_ = std::move(gpu);
+}
+
 // x: (n, input_dim) -> logits: (n, num_classes).
 void Sequential::forward(const Tensor& x, Tensor& logits, bool training) {
+  if (gpu_) return gpu_->forward(x, logits, training);
   check_not_empty();
   if (&x == &logits) throw InvalidArgument("Sequential::forward: x and logits must be different tensors");
   if (training) grad_batch_ = -1;
@@ -68,7 +87,10 @@ void Sequential::backward_chain(const Tensor& dlogits, Tensor* dx, bool need_par
   }
 }
 
-void Sequential::backward(const Tensor& dlogits, Tensor* dx) { backward_chain(dlogits, dx, true); }
+void Sequential::backward(const Tensor& dlogits, Tensor* dx) {
+  if (gpu_) return gpu_->backward(dlogits, dx);
+  backward_chain(dlogits, dx, true);
+}
 
 void Sequential::zero_grad() {
   for (const ParameterRef& p : params_) p.grad->fill(0.0f);
@@ -99,6 +121,7 @@ std::string Sequential::describe() const {
 
 // x: (n, input_dim) -> logits: (n, num_classes), host arrays.
 void Sequential::forward(const float* x, int64_t n, float* logits, bool need_input_grad) {
+  if (gpu_) return gpu_->forward(x, n, logits, need_input_grad);
   check_not_empty();
   if (n < 0) throw InvalidArgument("Sequential::forward: batch size must be >= 0, got " + std::to_string(n));
   resize_matrix(input_, n, input_dim());
@@ -109,6 +132,7 @@ void Sequential::forward(const float* x, int64_t n, float* logits, bool need_inp
 
 // dlogits: (n, num_classes) -> dx: (n, input_dim), host arrays.
 void Sequential::backward_input(const float* dlogits, float* dx) {
+  if (gpu_) return gpu_->backward_input(dlogits, dx);
   check_not_empty();
   if (grad_batch_ < 0)
     throw InvalidArgument("Sequential::backward_input needs a forward with need_input_grad = true before it");
@@ -118,7 +142,13 @@ void Sequential::backward_input(const float* dlogits, float* dx) {
   std::copy(dinput_.data(), dinput_.data() + dinput_.size(), dx);
 }
 
+bool Sequential::run_attack_on_device(const float* x, const int32_t* y, int64_t n, const AttackConfig& config,
+                                      const int64_t* example_ids, AttackResult& result) {
+  return gpu_ && gpu_->run_attack_on_device(x, y, n, config, example_ids, result);
+}
+
 SolveStats last_solver_stats(Sequential& model) {
+  if (const CudaModel* gpu = model.gpu()) return gpu->last_stats();
   SolveStats total;
   for (size_t i = 0; i < model.size(); ++i)
     if (const auto* ode = dynamic_cast<const NmOde*>(&model.layer(i))) total.merge(ode->last_stats());

@@ -250,7 +250,7 @@ void Trainer::backward_trades_through_adversarial() {
 void Trainer::set_device(Device device) {
   if (device == Device::Auto) throw InvalidArgument("Trainer::set_device: resolve auto first (resolve_device)");
   if (device == Device::Cpu) {
-    gpu_.reset();
+    model_->set_device(Device::Cpu);
     return;
   }
   if (options_.adversarial != AdversarialTraining::None)
@@ -258,17 +258,17 @@ void Trainer::set_device(Device device) {
                           ") runs on the CPU only; train it with --device cpu");
   if (options_.steady_state > 0)
     throw InvalidArgument("the steady-state regulariser (TisODE) runs on the CPU only; train it with --device cpu");
-  gpu_ = std::make_unique<CudaModel>(*model_);
-  gpu_->upload_training_state(adam_);
+  model_->set_device(Device::Cuda);
+  model_->gpu()->upload_training_state(adam_);
 }
 
 // One optimizer step on the batch in x_, y_; returns the batch's summed loss and
 // correct count, accumulates the solver statistics of its clean (or PGD) pass.
 Trainer::BatchOutcome Trainer::train_batch(SolveStats& solver) {
-  // On the GPU (gpu_) the whole step runs there, Adam included (CudaModel::train_step);
+  // On the GPU the whole step runs there, Adam included (CudaModel::train_step);
   // set_device refused what that path lacks (adversarial inputs, TisODE).
-  if (gpu_) {
-    const CudaModel::TrainStep step = gpu_->train_step(x_, y_, adam_);
+  if (CudaModel* gpu = model_->gpu()) {
+    const CudaModel::TrainStep step = gpu->train_step(x_, y_, adam_);
     solver.merge(step.solver);
     return {step.loss_sum, step.correct};
   }
@@ -327,7 +327,7 @@ EpochStats Trainer::train_epoch(const Dataset& train, const ProgressFn& progress
     correct += batch.correct;
     if (progress) progress(first + b, n, loss_sum / double(first + b), double(correct) / double(first + b));
   }
-  if (gpu_) gpu_->download_training_state(adam_);  // the host model and Adam are current again
+  if (CudaModel* gpu = model_->gpu()) gpu->download_training_state(adam_);  // the host model and Adam are current again
   if (stats.solver.failed() > 0) throw Error("nmODE solver failed during training: " + stats.solver.summary());
   epochs_done_ += 1;
   stats.examples = n;
@@ -356,7 +356,7 @@ EvalReport evaluate(Classifier& model, const Dataset& data, int64_t batch, const
     gather_batch(data, order, first, b, x, y);
     logits.resize({b, k});
     model.forward(x.data(), b, logits.data(), false);
-    // Solver statistics come from the CPU model's layers; a GPU copy reports none.
+    // Solver statistics come from the model's layers (or its GPU half); another Classifier reports none.
     if (auto* layers = dynamic_cast<Sequential*>(&model)) r.solver.merge(last_solver_stats(*layers));
     loss_sum += softmax_cross_entropy(logits, y.data(), nullptr) * double(b);
     for (int64_t i = 0; i < b; ++i) {

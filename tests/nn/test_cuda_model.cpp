@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "support/model_specs.hpp"
 #include "support/gpu_test_util.hpp"
 #include "nmode/cuda_model.hpp"
 #include "nmode/device.hpp"
@@ -414,10 +415,7 @@ TEST(CudaModel, RejectsEmptyModelsAndUnsupportedLayers) {
 
 // A small nmODE model with a learnable lambda and awkward widths.
 ModelSpec small_nmode_spec(int64_t classes) {
-  ModelSpec spec;
-  spec.input = 20;
-  spec.hidden = 33;
-  spec.classes = classes;
+  ModelSpec spec = test::sized_spec(20, 33, classes);
   spec.learn_lambda = true;
   return spec;
 }

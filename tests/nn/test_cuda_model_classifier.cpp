@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "support/model_specs.hpp"
 #include "support/gpu_test_util.hpp"
 #include "nmode/cuda_model.hpp"
 #include "nmode/device.hpp"
@@ -19,10 +20,7 @@ namespace nmode {
 namespace {
 
 ModelSpec small_spec() {
-  ModelSpec spec;
-  spec.input = 20;
-  spec.hidden = 33;
-  spec.classes = 7;
+  ModelSpec spec = test::sized_spec(20, 33, 7);
   // Tight tolerances: CPU and GPU then differ by rounding, not by the solver's error.
   spec.rtol = 1e-6;
   spec.atol = 1e-6;

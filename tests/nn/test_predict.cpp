@@ -7,6 +7,7 @@
 #include <limits>
 #include <vector>
 
+#include "support/model_specs.hpp"
 #include "nmode/error.hpp"
 #include "nmode/model.hpp"
 #include "nmode/predict.hpp"
@@ -29,13 +30,7 @@ TEST(SoftmaxRows, TwoClassesGiveTheLogisticFunctionWithoutOverflow) {
   EXPECT_EQ(p[4], 1.0f);  // exp(2000) would overflow without the max subtracted
 }
 
-nmode::ModelSpec small_spec() {
-  nmode::ModelSpec s;
-  s.input = 6;
-  s.hidden = 5;
-  s.classes = 4;
-  return s;
-}
+nmode::ModelSpec small_spec() { return nmode::test::sized_spec(6, 5, 4); }
 
 Tensor inputs(int64_t n, int64_t d) {
   Tensor x({n, d});

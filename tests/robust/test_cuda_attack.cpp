@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "support/model_specs.hpp"
 #include "support/attack_test_models.hpp"
 #include "support/gpu_test_util.hpp"
 #include "nmode/attack.hpp"
@@ -89,13 +90,7 @@ TEST(AttackOnDevice, TheGpuRunsEveryAttackWithTheModelsOwnGradients) {
 
 // ---- on a GPU ----
 
-ModelSpec attack_spec() {
-  ModelSpec spec;
-  spec.input = 36;
-  spec.hidden = 48;
-  spec.classes = 10;
-  return spec;
-}
+ModelSpec attack_spec() { return test::sized_spec(36, 48, 10); }
 
 struct AttackCase {
   const char* name;

@@ -14,6 +14,7 @@
 #endif
 
 #include "nmode/checkpoint.hpp"
+#include "support/model_specs.hpp"
 #include "support/mnist_test_util.hpp"
 #include "support/synthetic_data.hpp"
 #include "nmode/dataset.hpp"
@@ -45,13 +46,7 @@ std::string temp_path(const std::string& name) {
 }
 
 // A model small enough that saving and resuming it costs nothing.
-ModelSpec tiny_spec() {
-  ModelSpec spec;
-  spec.input = 6;
-  spec.hidden = 4;
-  spec.classes = 3;
-  return spec;
-}
+ModelSpec tiny_spec() { return test::sized_spec(6, 4, 3); }
 
 std::vector<float> flat_parameters(Sequential& m) {
   std::vector<float> v;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "support/model_specs.hpp"
 #include "support/gpu_test_util.hpp"
 #include "support/synthetic_data.hpp"
 #include "nmode/device.hpp"
@@ -18,13 +19,7 @@
 namespace nmode {
 namespace {
 
-ModelSpec small_spec() {
-  ModelSpec spec;
-  spec.input = 12;
-  spec.hidden = 24;
-  spec.classes = 4;
-  return spec;
-}
+ModelSpec small_spec() { return test::sized_spec(12, 24, 4); }
 
 TEST(TrainOnGpu, WhatTheGpuPathLacksIsRefusedNamingIt) {
   TrainOptions adversarial;

@@ -79,8 +79,8 @@ void run(const AttackArgs& a) {
   SurrogateModel surrogate;
   if (wants_surrogate) surrogate = make_surrogate_model(*model, regime);
   // The attacks only see a Classifier: on the GPU its forward and input gradient run there.
-  ModelOnDevice on_device(*model, device, a.common);
-  Classifier& classifier = on_device.classifier();
+  place_model(*model, device, a.common);
+  Classifier& classifier = *model;
   nlohmann::json rows = nlohmann::json::array();
   // The attack column fits its longest name (an ensemble's: all of them joined by '+').
   int longest = 0, joined = -1;
@@ -91,7 +91,7 @@ void run(const AttackArgs& a) {
   const int width = std::max(8, a.ensemble ? joined : longest);
   if (!a.common.json) {
     std::printf("%s, %s test images 0..%lld, solver rtol %g atol %g, %s\n", model_summary(model->describe()).c_str(),
-                a.data.dataset.c_str(), (long long)a.n - 1, spec.rtol, spec.atol, to_string(on_device.device()));
+                a.data.dataset.c_str(), (long long)a.n - 1, spec.rtol, spec.atol, to_string(model->device()));
     if (surrogate.model)
       std::printf("%s: gradients from %s (cpu), verdicts from the model\n", kSurrogatePgd,
                   model_summary(surrogate.model->describe()).c_str());
@@ -128,7 +128,7 @@ void run(const AttackArgs& a) {
                       {"clean_accuracy", r.clean_accuracy}, {"robust_accuracy", r.robust_accuracy},
                       {"numerical_failures", r.numerical_failures}, {"zero_grad_starts", r.zero_grad_starts},
                       {"queries", r.queries}, {"configs", r.attacks}, {"seconds", seconds},
-                      {"seed", a.seed}, {"rtol", spec.rtol}, {"atol", spec.atol}, {"device", to_string(on_device.device())}});
+                      {"seed", a.seed}, {"rtol", spec.rtol}, {"atol", spec.atol}, {"device", to_string(model->device())}});
       if (!a.common.json) {
         std::printf("%-*s %-5s %-8g %-9.4f %-9.4f %-8lld %-9lld %.1f\n", width, name.c_str(), a.norm.c_str(), eps,
                     r.clean_accuracy, r.robust_accuracy, (long long)r.numerical_failures,

@@ -25,9 +25,9 @@ void run(const EvalArgs& a) {
   const Device device = apply_common_options(a.common);
   const auto [model, spec, data] =
       load_model_and_data(a.model, a.data, a.split == "train" ? Split::Train : Split::Test, a.limit, "--limit");
-  ModelOnDevice on_device(*model, device, a.common);
+  place_model(*model, device, a.common);
   ProgressBar bar("eval", "img");
-  const EvalReport r = evaluate(on_device.classifier(), data, a.batch, [&](int64_t done, int64_t total, double, double) { bar.update(done, total); });
+  const EvalReport r = evaluate(*model, data, a.batch, [&](int64_t done, int64_t total, double, double) { bar.update(done, total); });
   bar.finish();
   // A class without examples has no accuracy: null in JSON, n/a in text (0 would read as "always wrong").
   nlohmann::json per_class = nlohmann::json::array();
@@ -46,12 +46,12 @@ void run(const EvalArgs& a) {
                 {"accuracy", r.accuracy()}, {"loss", r.mean_loss}, {"per_class_accuracy", per_class},
                 {"solver", {{"mean_steps", r.solver.mean_accepted()}, {"max_steps", r.solver.max_accepted},
                             {"rejected", r.solver.rejected_steps}, {"failed", r.solver.failed()}}},
-                {"seconds", r.seconds}, {"device", to_string(on_device.device())}});
+                {"seconds", r.seconds}, {"device", to_string(model->device())}});
     return;
   }
   std::printf("%s on %s/%s (%lld images): accuracy %.4f, loss %.4f, %.1f s, %s\n",
               model_summary(model->describe()).c_str(), a.data.dataset.c_str(), a.split.c_str(), (long long)r.examples,
-              r.accuracy(), r.mean_loss, r.seconds, to_string(on_device.device()));
+              r.accuracy(), r.mean_loss, r.seconds, to_string(model->device()));
   std::printf("per class:%s\n", per_class_text.c_str());
   if (r.solver.elements > 0) std::printf("solver: %s\n", r.solver.summary().c_str());
 }

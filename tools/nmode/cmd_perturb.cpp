@@ -70,8 +70,8 @@ void run(const PerturbArgs& a) {
     sheet_format_checked(a.sheet);
   }
   const auto [model, spec, data] = load_model_and_data(a.model, a.data, Split::Test, a.n, "--n");
-  ModelOnDevice on_device(*model, device, a.common);
-  Classifier& classifier = on_device.classifier();
+  place_model(*model, device, a.common);
+  Classifier& classifier = *model;
   const int64_t rows = data.rows, cols = data.cols;
   struct Level {
     std::string kind;

@@ -77,8 +77,8 @@ void run(const PredictArgs& a) {
     throw InvalidArgument("--input " + a.input + ": the model expects " + std::to_string(model->input_dim()) +
                           " values per input, the file has " + std::to_string(in.values.dim(1)) + " (" +
                           std::to_string(in.rows) + " x " + std::to_string(in.cols) + ")");
-  ModelOnDevice on_device(*model, device, a.common);
-  const Predictions p = predict(on_device.classifier(), in.values, a.batch);
+  place_model(*model, device, a.common);
+  const Predictions p = predict(*model, in.values, a.batch);
   const int64_t n = p.logits.dim(0), k = p.logits.dim(1);
   if (kind == OutputKind::Npy) {
     const Tensor& t = a.logits ? p.logits : p.probabilities;

@@ -119,10 +119,7 @@ void run(TrainArgs& a, bool epochs_given) {
     bar.finish();
     trainer->save(a.out);
     double test_acc = -1;
-    if (!a.no_test) {  // a fresh GPU copy: the parameters changed during the epoch
-      ModelOnDevice on_device(trainer->model(), trainer->device(), a.common);
-      test_acc = evaluate(on_device.classifier(), test, 512).accuracy();
-    }
+    if (!a.no_test) test_acc = evaluate(trainer->model(), test, 512).accuracy();  // on the trainer's device
     if (a.common.json) {
       epochs.push_back(epoch_json(e, test_acc));
     } else {

@@ -19,8 +19,8 @@ Device gpu_or_cpu(Device device, const CommonOptions& common, const std::functio
   }
 }
 
-ModelOnDevice::ModelOnDevice(Sequential& model, Device device, const CommonOptions& common) : cpu_(model) {
-  gpu_or_cpu(device, common, [&] { gpu_ = std::make_unique<CudaModel>(model); });
+Device place_model(Sequential& model, Device device, const CommonOptions& common) {
+  return gpu_or_cpu(device, common, [&] { model.set_device(Device::Cuda); });
 }
 
 }  // namespace nmode::cli
