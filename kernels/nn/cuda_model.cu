@@ -158,16 +158,12 @@ struct CudaModel::Impl {
   // element; `after` is added to the message.
   SolveStats check_solves(const std::string& after = "") {
     last_stats = SolveStats{};
+    const int64_t checked_batch = trained_batch;
+    trained_batch = -1;  // a failed solve leaves nothing to go backward from
     SolveStats total;
-    for (size_t i = 0; i < layers.size(); ++i) {
-      if (layers[i]->stat_slots() == 0) continue;
-      try {
-        total.merge(layers[i]->check_stats(host_stats.data() + stat_offsets[i], after));
-      } catch (...) {
-        trained_batch = -1;  // nothing to go backward from
-        throw;
-      }
-    }
+    for (size_t i = 0; i < layers.size(); ++i)
+      if (layers[i]->stat_slots() > 0) total.merge(layers[i]->check_stats(host_stats.data() + stat_offsets[i], after));
+    trained_batch = checked_batch;
     last_stats = total;
     return total;
   }

@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "core/block_reduce.cuh"
 #include "core/grid_stride.cuh"
 #include "cuda_check.cuh"
 #include "nmode/cuda_solver.hpp"
@@ -32,14 +33,9 @@ __global__ void nmode_backward_kernel(int64_t count, const float* __restrict__ d
     if (dx) dx[i] = dy[i] * s[i];
     if (q) acc += static_cast<double>(dy[i]) * static_cast<double>(q[i]);
   }
-  if (!q) return;  // the same for the whole grid: no thread waits at the barrier below
-  shared[threadIdx.x] = acc;
-  __syncthreads();
-  for (int half = kThreads / 2; half > 0; half /= 2) {
-    if (int(threadIdx.x) < half) shared[threadIdx.x] += shared[threadIdx.x + half];
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) partials[blockIdx.x] = shared[0];
+  if (!q) return;  // the same for the whole grid: no thread waits at the block sum's barriers
+  const double total = block_reduce::sum(acc, shared);
+  if (threadIdx.x == 0) partials[blockIdx.x] = total;
 }
 
 class NmOdeOnDevice final : public DeviceLayer {

@@ -1,15 +1,14 @@
-// Launch shapes and block reductions shared by the attacks' kernels: work
-// spread over a grid-stride loop, or one block per listed row where a row
-// needs a sum or a maximum. The reductions are a fixed tree, so a run repeats
-// bit for bit.
+// Launch shapes and block reductions for the attacks' kernels: work spread over
+// a grid-stride loop, or one block per listed row where a row needs a sum or a
+// maximum.
 #pragma once
 
 #include <cuda_runtime.h>
 
-#include <algorithm>
 #include <climits>
 #include <string>
 
+#include "core/block_reduce.cuh"
 #include "core/grid_stride.cuh"
 #include "cuda_check.cuh"
 #include "core/numbers.hpp"
@@ -29,23 +28,8 @@ inline unsigned row_blocks(int64_t count) {
 
 inline void check_launch() { NMODE_CUDA_CHECK(cudaGetLastError()); }
 
-// The block's sum (or maximum) of `value`, returned to every thread.
-template <bool kMax>
-__device__ inline double block_reduce(double value, double* shared) {
-  shared[threadIdx.x] = value;
-  __syncthreads();
-  for (int half = kThreads / 2; half > 0; half /= 2) {
-    if (int(threadIdx.x) < half) {
-      const double other = shared[threadIdx.x + half];
-      shared[threadIdx.x] = kMax ? fmax(shared[threadIdx.x], other) : shared[threadIdx.x] + other;
-    }
-    __syncthreads();
-  }
-  const double total = shared[0];
-  __syncthreads();  // shared is reused by the caller's next reduction
-  return total;
-}
-__device__ inline double block_sum(double value, double* shared) { return block_reduce<false>(value, shared); }
-__device__ inline double block_max(double value, double* shared) { return block_reduce<true>(value, shared); }
+// The attacks' per-row sums and maxima (see core/block_reduce.cuh).
+__device__ inline double block_sum(double value, double* shared) { return block_reduce::sum(value, shared); }
+__device__ inline double block_max(double value, double* shared) { return block_reduce::max(value, shared); }
 
 }  // namespace nmode::cuda_attack_kernels
