@@ -25,7 +25,7 @@ namespace lanes = detail::HWY_NAMESPACE;
 
 // Vectors per block: the Newton steps are one long dependent chain (sincos, a
 // division) per element, so independent vectors interleave to hide its latency,
-// as in the solver's blocks (src/solver/ode_cpu_lanes.cpp).
+// as in the solver's blocks (src/solver/ode_cpu_lanes-inl.hpp).
 constexpr int kVectors = 4;
 using L = lanes::Lanes<float, kVectors>;
 
@@ -44,7 +44,7 @@ void surrogate_range(const lanes::SurrogateParams<float>& q, int64_t begin, int6
   for (; i + width <= end; i += width) block<kSlope>(q, gamma + i, y + i, kSlope ? slope + i : nullptr);
   if (i == end) return;
   // The tail through a zero-padded block; plain copies, not masked loads (which
-  // QEMU's AVX2 emulation faults on past the end of an array, see ode_cpu_lanes.cpp).
+  // QEMU's AVX2 emulation faults on past the end of an array, see ode_cpu_lanes-inl.hpp).
   constexpr size_t kMaxWidth = kVectors * HWY_LANES(float);
   alignas(64) float g[kMaxWidth], out[kMaxWidth], ds[kMaxWidth];
   const int64_t lanes_left = end - i;

@@ -1,5 +1,5 @@
 // CPU backend of the solver: OpenMP hands out work items of elements, grouped by
-// gamma mod pi; the active SIMD target's kernel (src/solver/ode_cpu_lanes.cpp) solves a
+// gamma mod pi; the active SIMD target's kernel (src/solver/ode_cpu_lanes-inl.hpp) solves a
 // work item in lane blocks, and the scalar target solves it here one element at a
 // time with exactly the code a CUDA thread runs.
 #include <algorithm>
@@ -194,20 +194,11 @@ class GroupedWorkItem {
 };
 
 template <class T>
-SolveBlocks<T> kernel_of(const SolverKernels* k) {
-  if constexpr (sizeof(T) == sizeof(float)) {
-    return k ? k->solve_float : solve_elements<float>;
-  } else {
-    return k ? k->solve_double : solve_elements<double>;
-  }
-}
-
-template <class T>
 SolveStats solve_all(StateKind kind, const ElementParams<T>& p, int64_t n, const T* gamma, const T* y0,
                      const SolveOutputs<T>& out) {
-  const SolverKernels* kernels = simd_solver_kernels(active_simd_target());
-  const SolveBlocks<T> solve_blocks = kernel_of<T>(kernels);
-  const int block = kernels ? (sizeof(T) == sizeof(float) ? kernels->float_block : kernels->double_block) : 1;
+  const LaneKernels<T>* kernels = simd_lane_kernels<T>(active_simd_target());
+  const SolveBlocks<T> solve_blocks = kernels ? kernels->solve : solve_elements<T>;
+  const int block = kernels ? kernels->block : 1;
   SolveStats total;
   const int64_t chunk = chunk_size(n, block);
   const int64_t chunks = ceil_div(n, chunk);
@@ -245,13 +236,8 @@ SolveStats solve_cpu(const SolverOptions& options, int64_t n, const T* gamma, co
 
 template <class T>
 void rhs_floor(int64_t n, const T* gamma, int evaluations, bool sensitivities, T* sink) {
-  const SolverKernels* kernels = simd_solver_kernels(active_simd_target());
-  RhsFloor<T> floor = nullptr;
-  if constexpr (sizeof(T) == sizeof(float)) {
-    floor = kernels ? kernels->floor_float : rhs_floor_elements<float>;
-  } else {
-    floor = kernels ? kernels->floor_double : rhs_floor_elements<double>;
-  }
+  const LaneKernels<T>* kernels = simd_lane_kernels<T>(active_simd_target());
+  const RhsFloor<T> floor = kernels ? kernels->floor : rhs_floor_elements<T>;
   const int64_t chunks = ceil_div(n, kChunk);
 #pragma omp parallel for schedule(static) if (chunks > 1)
   for (int64_t c = 0; c < chunks; ++c) {

@@ -1,5 +1,5 @@
 // The seam between the CPU solver's driver (src/solver/ode_cpu.cpp: work items, grouping,
-// OpenMP, the scalar target) and its SIMD kernels (src/solver/ode_cpu_lanes.cpp, compiled
+// OpenMP, the scalar target) and its SIMD kernels (src/solver/ode_cpu_lanes-inl.hpp, compiled
 // once per target): a kernel solves the `count` elements of one work item, given
 // side by side, in lane blocks, writes their results side by side and adds them to
 // the statistics.
@@ -33,17 +33,23 @@ using SolveBlocks = void (*)(StateKind kind, const detail::ElementParams<T>& p, 
 template <class T>
 using RhsFloor = void (*)(const T* gamma, int count, int evaluations, bool sensitivities, T* sink);
 
-struct SolverKernels {
-  SolveBlocks<float> solve_float;
-  SolveBlocks<double> solve_double;
-  RhsFloor<float> floor_float;
-  RhsFloor<double> floor_double;
-  int float_block, double_block;  // elements per lane block
+// A SIMD target's kernels in precision T.
+template <class T>
+struct LaneKernels {
+  SolveBlocks<T> solve;
+  RhsFloor<T> floor;
+  int block;  // elements per lane block
 };
 
 // The kernels of a SIMD target; nullptr for SimdTarget::Scalar, which the driver
-// runs itself one element at a time, as a GPU thread does.
-const SolverKernels* simd_solver_kernels(SimdTarget target);
+// runs itself one element at a time, as a GPU thread does. One source per
+// precision defines them (ode_cpu_lanes_float.cpp, ode_cpu_lanes_double.cpp).
+template <class T>
+const LaneKernels<T>* simd_lane_kernels(SimdTarget target);
+template <>
+const LaneKernels<float>* simd_lane_kernels<float>(SimdTarget target);
+template <>
+const LaneKernels<double>* simd_lane_kernels<double>(SimdTarget target);
 
 // A finished lane block as structure of arrays, lanes [0, count) real.
 template <class T>

@@ -1,5 +1,5 @@
 // Where the lane-generic math of detail/ lives. In a source file that includes
-// Highway (src/solver/ode_cpu_lanes.cpp, compiled once per SIMD target by Highway's
+// Highway (src/solver/ode_cpu_lanes_float.cpp, compiled once per SIMD target by Highway's
 // foreach_target.h), every generic header is read again for each target, into that
 // target's namespace and under its target attributes: templates compiled for one
 // target must never be shared with another (an AVX-512 copy picked by the linker
