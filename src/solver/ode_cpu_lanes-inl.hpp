@@ -126,8 +126,9 @@ void rhs_floor(const T* gamma, int count, int evaluations, bool sensitivities, T
 
 // This target's kernels in precision T.
 template <class T>
-constexpr LaneKernels<T> lane_kernels() {
-  return {solve_kind<T>, rhs_floor<T>, static_cast<int>(kVectors<T> * HWY_LANES(T))};
+const LaneKernels<T>* kernels_of_target() {
+  static constexpr LaneKernels<T> kKernels{solve_kind<T>, rhs_floor<T>, static_cast<int>(kVectors<T> * HWY_LANES(T))};
+  return &kKernels;
 }
 
 }  // namespace
@@ -136,3 +137,14 @@ constexpr LaneKernels<T> lane_kernels() {
 HWY_AFTER_NAMESPACE();
 
 #endif  // NMODE_SOLVER_ODE_CPU_LANES_INL_HPP
+
+#ifndef NMODE_DEFINE_SIMD_LANE_KERNELS
+#include "simd/dispatch.hpp"
+// For the HWY_ONCE section of the source that compiles precision T: defines
+// simd_lane_kernels<T>, which picks the kernels of the target serving `target`.
+#define NMODE_DEFINE_SIMD_LANE_KERNELS(T)                                                                      \
+  template <>                                                                                                  \
+  const LaneKernels<T>* simd_lane_kernels<T>(SimdTarget target) {                                              \
+    return NMODE_FOR_SIMD_TARGET(target, kernels_of_target<T>(), static_cast<const LaneKernels<T>*>(nullptr)); \
+  }
+#endif
